@@ -1,0 +1,153 @@
+"""Tables of a screen from the store: every site, the best site per (catalyst, adsorbate), references.
+
+CSV columns are plain (no comment lines) so any tool reads them; the reference convention, the
+calculator and its fidelity are columns and are repeated in ``README.txt`` next to the tables.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from .references import CONVENTION_TEXT, REFERENCE_CONVENTION
+from .store import STATUS_FAILED, Store
+
+__all__ = ["write_tables", "site_rows", "best_rows", "BEST_COLUMNS", "SITE_COLUMNS", "HARD_ANOMALIES"]
+
+# A structure that desorbed or fell apart is not a binding energy of that adsorbate.
+HARD_ANOMALIES = ("desorbed", "dissociated")
+
+SITE_COLUMNS = [
+    "catalyst", "facet", "adsorbate", "binding", "site", "status", "E_ads_eV", "E_total_eV", "bound_to",
+    "anomaly", "converged", "max_force", "steps", "calculator", "calc_version", "settings_hash", "reference",
+    "job_id", "db_id",
+]
+BEST_COLUMNS = [
+    "catalyst", "adsorbate", "site", "binding", "E_ads_eV", "calculator", "calc_version", "settings_hash",
+    "reference", "bound_to", "anomaly", "valid", "converged", "n_sites", "job_id",
+]
+
+
+def _row_dict(row) -> dict[str, Any]:
+    failed = row.get("status") == STATUS_FAILED
+    return {
+        "catalyst": row.get("catalyst"),
+        "facet": row.get("facet", ""),
+        "adsorbate": row.get("adsorbate"),
+        "binding": row.get("binding"),
+        "site": row.get("site"),
+        "status": row.get("status"),
+        "E_ads_eV": None if failed else round(float(row.get("e_ads")), 4),
+        "E_total_eV": None if failed else round(float(row.energy), 6),
+        "bound_to": row.get("bound_to", ""),
+        "anomaly": row.get("anomaly", "") if not failed else row.get("error", ""),
+        "converged": row.get("converged", False),
+        "max_force": round(float(row.get("max_force", float("nan"))), 4) if not failed else None,
+        "steps": row.get("steps"),
+        "calculator": row.get("calc"),
+        "calc_version": row.get("calc_version"),
+        "settings_hash": row.get("settings_hash"),
+        "reference": "atomic" if not failed else "",
+        "job_id": row.get("job_id"),
+        "db_id": row.id,
+    }
+
+
+def site_rows(store: Store, job_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    if job_ids is None:
+        rows = list(store.select(kind="adsorbate"))
+    else:
+        rows = [r for jid in job_ids if (r := store.get(jid)) is not None]
+    return [_row_dict(r) for r in rows]
+
+
+def best_rows(sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lowest-energy site per (catalyst, adsorbate).
+
+    Candidates: converged or unconverged relaxations whose adsorbate stayed bound and intact.
+    If every site of a pair desorbed or dissociated, the lowest of them is reported with
+    ``valid`` False and the anomaly spelled out (it is not a binding energy of the intact
+    adsorbate); if every job failed, the pair is reported with no energy and the errors.
+    """
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in sites:
+        groups.setdefault((r["catalyst"], r["adsorbate"]), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        with_energy = [r for r in rs if r["E_ads_eV"] is not None]
+        valid = [r for r in with_energy if not any(a in (r["anomaly"] or "") for a in HARD_ANOMALIES)]
+        pool = valid or with_energy
+        if pool:
+            # converged first, then lowest energy
+            best = min(pool, key=lambda r: (not r["converged"], r["E_ads_eV"]))
+            row = {c: best.get(c) for c in BEST_COLUMNS if c in best}
+            row.update({"n_sites": len(rs), "valid": bool(valid)})
+            if not valid:
+                row["anomaly"] = f"no intact bound site ({best['anomaly']})"
+            out.append(row)
+        else:
+            reasons = sorted({r["anomaly"] or r["status"] for r in rs})
+            out.append({"catalyst": key[0], "adsorbate": key[1], "site": "", "binding": "", "E_ads_eV": None,
+                        "calculator": rs[0]["calculator"], "calc_version": rs[0]["calc_version"],
+                        "settings_hash": rs[0]["settings_hash"], "reference": "", "bound_to": "",
+                        "anomaly": "all jobs failed: " + "; ".join(reasons), "converged": False,
+                        "valid": False, "n_sites": len(rs), "job_id": ""})
+    return out
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in columns})
+
+
+def write_tables(store: Store, out: Path, spec, setting, relax, job_ids: dict[str, list[str]]) -> dict[str, Path]:
+    out = Path(out)
+    sites = site_rows(store, job_ids["adsorbate"])
+    best = best_rows(sites)
+    paths = {
+        "adsorption_energies": out / "adsorption_energies.csv",
+        "all_sites": out / "all_sites.csv",
+        "references": out / "references.csv",
+        "readme": out / "README.txt",
+    }
+    _write_csv(paths["adsorption_energies"], BEST_COLUMNS, best)
+    _write_csv(paths["all_sites"], SITE_COLUMNS, sites)
+    refs = []
+    for kind in ("bulk", "gas", "clean"):
+        for jid in job_ids[kind]:
+            r = store.get(jid)
+            if r is None:
+                continue
+            refs.append({
+                "kind": kind,
+                "name": r.get("molecule") or r.get("catalyst") or r.get("metal"),
+                "status": r.get("status"),
+                "E_total_eV": "" if r.get("status") == STATUS_FAILED else round(float(r.energy), 6),
+                "lattice_a": r.get("lattice_a", ""),
+                "calculator": r.get("calc"),
+                "settings_hash": r.get("settings_hash"),
+                "job_id": jid,
+                "error": r.get("error", ""),
+            })
+    _write_csv(paths["references"], ["kind", "name", "status", "E_total_eV", "lattice_a", "calculator",
+                                     "settings_hash", "job_id", "error"], refs)
+    lines = [
+        f"Screen: {spec.name}",
+        f"Calculator: {setting.label()} [{setting.info.fidelity}]",
+        f"Relaxation: {relax.optimizer}, fmax {relax.fmax} eV/A, at most {relax.steps} steps",
+        f"Reference convention ({REFERENCE_CONVENTION}):",
+        f"  {CONVENTION_TEXT}.",
+        "",
+        "adsorption_energies.csv  lowest-energy site per (catalyst, adsorbate), E_ads_eV in eV",
+        "all_sites.csv            every (catalyst, adsorbate, binding mode, site) job",
+        "references.csv           bulk, gas-phase and clean-model total energies",
+        "screen.db                ASE database with every structure: `ase db screen.db kind=adsorbate`",
+    ]
+    if setting.info.fidelity == "test-only":
+        lines.insert(0, f"WARNING: {setting.info.note} Do not use these numbers as chemistry.\n")
+    paths["readme"].write_text("\n".join(lines) + "\n")
+    return paths

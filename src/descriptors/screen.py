@@ -1,0 +1,302 @@
+"""A screen: spec -> jobs -> engine -> store -> tables.
+
+Stages run in dependency order: bulk lattice constants (where 'relaxed'), gas references,
+clean catalyst models, then every (catalyst, adsorbate, binding mode, site) from the relaxed
+clean model.  Sites are found on the ideal model (its symmetry) and placed on the relaxed one.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .adsorbates import ADSORBATES, place, place_bidentate
+from .anomalies import check_adsorbate
+from .calculators import CalculatorSetting
+from .catalysts import CatalystModel, expand_catalysts
+from .engine import Engine
+from .jobs import Job, JobOutcome, structure_hash
+from .references import CONVENTION_TEXT, GAS_REFERENCES, REFERENCE_CONVENTION, atomic_potentials, gas_molecule
+from .relax import RelaxSettings
+from .sites import find_site_pairs, find_sites
+from .slabs import bulk_cell, reference_lattice
+from .spec import Spec
+from .store import STATUS_FAILED, Store
+
+__all__ = ["run_screen", "plan_adsorbate_jobs", "ScreenResult", "DB_NAME"]
+
+DB_NAME = "screen.db"
+BULK_MIN_LENGTH_GAMMA = 10.0  # A; bulk supercell edge for Gamma-only calculators
+EOS = {"strain": 0.04, "points": 7}
+
+
+@dataclass
+class ScreenResult:
+    out: Path
+    db: Path
+    stats: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+    tables: dict[str, Path] = field(default_factory=dict)
+    job_ids: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _common(setting: CalculatorSetting, relax: RelaxSettings) -> dict[str, Any]:
+    return {"calculator": setting.as_dict(), "relax": relax.as_dict(), "code": "descriptors"}
+
+
+def bulk_jobs(models: list[CatalystModel], setting: CalculatorSetting) -> list[Job]:
+    jobs, seen = [], set()
+    for m in models:
+        if m.bulk is None or m.bulk in seen:
+            continue
+        seen.add(m.bulk)
+        metal, structure = m.bulk
+        a0, c0 = reference_lattice(metal, structure)
+        min_len = BULK_MIN_LENGTH_GAMMA if setting.info.gamma_only else 0.0
+        atoms = bulk_cell(metal, structure, a0, c0, min_length=min_len)
+        recipe = {
+            "kind": "bulk", "metal": metal, "structure": structure, "a0": a0, "c0": c0,
+            "min_length": min_len, "eos": EOS, "structure_hash": structure_hash(atoms),
+            "calculator": setting.as_dict(),
+        }
+        jobs.append(Job("bulk", recipe, {"metal": metal, "structure": structure, "catalyst": f"bulk {metal}"}, atoms))
+    return jobs
+
+
+def gas_jobs(setting: CalculatorSetting, relax: RelaxSettings) -> list[Job]:
+    jobs = []
+    for name in GAS_REFERENCES:
+        atoms = gas_molecule(name)
+        recipe = {"kind": "gas", "molecule": name, "structure_hash": structure_hash(atoms), **_common(setting, relax)}
+        jobs.append(Job("gas", recipe, {"molecule": name, "catalyst": "gas"}, atoms))
+    return jobs
+
+
+def _lattice(model: CatalystModel, store: Store, bulk_ids: dict) -> tuple[float | None, float | None, dict] | None:
+    """Lattice constants for a slab model, or None if its bulk job did not succeed."""
+    if model.kind not in ("slab", "saa"):
+        return None, None, {}
+    if model.lattice == "relaxed":
+        bid = bulk_ids[model.bulk]
+        row = store.get(bid)
+        if row is None or row.get("status") == STATUS_FAILED:
+            return None
+        a0, c0 = reference_lattice(*model.bulk)
+        s = row.data["scale"]
+        return a0 * s, (c0 * s if c0 else None), {"lattice": "relaxed", "bulk_job": bid}
+    if model.lattice == "experimental":
+        a, c = reference_lattice(*(model.recipe["metal"], model.recipe["structure"]))
+        return a, c, {"lattice": "experimental", "a": a, "c": c}
+    return float(model.lattice), None, {"lattice": "given", "a": float(model.lattice)}
+
+
+def clean_jobs(models, store, bulk_ids, setting, relax, skipped: list[str]) -> tuple[list[Job], dict[str, Any]]:
+    jobs, ideal = [], {}
+    for m in models:
+        lat = _lattice(m, store, bulk_ids)
+        if lat is None:
+            skipped.append(f"{m.name}: bulk lattice job failed")
+            continue
+        a, c, lattice_recipe = lat
+        atoms = m.build(a, c)
+        recipe = {"kind": "clean", "model": m.recipe, "lattice": lattice_recipe, **_common(setting, relax)}
+        if lattice_recipe.get("lattice") != "relaxed":
+            # the structure is fully known up front: hash it into the identity
+            recipe["structure_hash"] = structure_hash(atoms)
+        meta = {"catalyst": m.name, "model": atoms.info.get("model", m.kind)}
+        for k in ("metal", "host", "solute", "support", "coordination", "ligand"):
+            if atoms.info.get(k) is not None:
+                meta[k] = atoms.info[k]
+        if atoms.info.get("facet"):
+            meta["facet"] = f"({atoms.info['facet']})"  # '(100)': ase.db refuses numeric-looking strings
+        if atoms.info.get("metals"):
+            meta["metals"] = "-".join(atoms.info["metals"])
+        if atoms.info.get("lattice_a"):
+            meta["lattice_a"] = float(atoms.info["lattice_a"])
+        job = Job("clean", recipe, meta, atoms)
+        jobs.append(job)
+        ideal[job.id] = atoms
+    return jobs, ideal
+
+
+def plan_adsorbate_jobs(
+    clean_job: Job,
+    ideal,
+    relaxed,
+    adsorbates: list[str],
+    spec: Spec,
+    setting: CalculatorSetting,
+    relax: RelaxSettings,
+) -> list[Job]:
+    """Every (adsorbate, binding mode, site) job on one relaxed clean model."""
+    placement = spec.placement
+    relaxed = relaxed.copy()
+    relaxed.info = dict(ideal.info)
+    sites = [s for s in find_sites(ideal) if s.kind in placement.site_kinds]
+    active = ideal.info.get("active")
+    pairs = None
+    jobs = []
+    for name in adsorbates:
+        ads = ADSORBATES[name]
+        for mode in ads.modes:
+            if mode.bidentate:
+                if not placement.bidentate:
+                    continue
+                if pairs is None:
+                    pairs = find_site_pairs(ideal, max_distance=placement.max_pair_distance)
+                d_ads = ads.binding_distance(mode)
+                chosen = []
+                for p in pairs:
+                    chelate = p.distance < 0.5
+                    if chelate and active and len(active) == 1:
+                        chosen.append(p)
+                    elif not chelate and abs(p.distance - d_ads) <= placement.bidentate_tolerance:
+                        chosen.append(p)
+                placements = [(p.label, lambda p=p: place_bidentate(relaxed, ads, p, mode), p) for p in chosen]
+            else:
+                placements = [(s.label, lambda s=s: place(relaxed, ads, s, mode), s) for s in sites if s.kind in mode.sites]
+            for label, make, where in placements:
+                atoms = make()
+                recipe = {
+                    "kind": "adsorbate",
+                    "parent": clean_job.id,
+                    "adsorbate": name,
+                    "binding": mode.name,
+                    "site": label,
+                    "site_indices": atoms.info["site_indices"],
+                    "geometry": np.round(ads.atoms(mode).positions, 4).tolist(),
+                    **_common(setting, relax),
+                }
+                meta = {
+                    "catalyst": clean_job.meta["catalyst"],
+                    "model": clean_job.meta.get("model"),
+                    "facet": clean_job.meta.get("facet"),
+                    "adsorbate": name,
+                    "binding": mode.name,
+                    "site": label,
+                    "site_kind": getattr(where, "kind", "pair"),
+                }
+                jobs.append(Job("adsorbate", recipe, meta, atoms, parent=clean_job.id))
+    return jobs
+
+
+def run_screen(
+    spec: Spec,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    retry_failed: bool | None = None,
+    progress: bool = True,
+    quiet: bool = False,
+) -> ScreenResult:
+    t0 = time.perf_counter()
+    out = Path(out or spec.output)
+    out.mkdir(parents=True, exist_ok=True)
+    setting = spec.calculator.setting()
+    relax = RelaxSettings(spec.relax.optimizer, spec.relax.fmax, spec.relax.steps)
+    store = Store(out / DB_NAME)
+    engine = Engine(
+        store, setting, relax,
+        workers=workers or spec.execution.workers,
+        retry_failed=spec.execution.retry_failed if retry_failed is None else retry_failed,
+        progress=progress and not quiet,
+    )
+    _log(f"screen {spec.name!r}: calculator {setting.label()}", quiet)
+    if setting.info.fidelity == "test-only":
+        _log(f"NOTE: {setting.info.note}", quiet)
+    models = expand_catalysts(spec)
+    adsorbates = spec.adsorbate_names()
+    skipped: list[str] = []
+
+    bjobs = bulk_jobs(models, setting)
+    bulk_ids = {(j.meta["metal"], j.recipe["structure"]): j.id for j in bjobs}
+    engine.run(bjobs, "bulk lattice")
+    gjobs = gas_jobs(setting, relax)
+    engine.run(gjobs, "gas references")
+    gas = {}
+    for j in gjobs:
+        row = store.get(j.id)
+        if row is not None and row.get("status") != STATUS_FAILED:
+            gas[j.meta["molecule"]] = row.energy
+    try:
+        mu = atomic_potentials(gas)
+    except KeyError as err:
+        raise RuntimeError(f"gas-phase references failed ({err}); see `ase db {out / DB_NAME} kind=gas`") from None
+
+    cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
+    engine.run(cjobs, "clean models")
+
+    def post(job: Job, outcome: JobOutcome) -> dict[str, Any]:
+        atoms = outcome.result.atoms
+        info = job.atoms.info
+        clean = store.get(job.parent)
+        counts: dict[str, int] = {}
+        for i in info["adsorbate_indices"]:
+            counts[atoms[i].symbol] = counts.get(atoms[i].symbol, 0) + 1
+        e_ads = outcome.result.energy - clean.energy - sum(n * mu[s] for s, n in counts.items())
+        chk = check_adsorbate(atoms, info["adsorbate_indices"], info["binding_indices"], info.get("active"))
+        extra = {
+            "e_ads": float(e_ads),
+            "reference": "atomic",
+            "bound_to": chk["bound_to"],
+            "binding_coordination": chk["binding_coordination"],
+            "anomaly": chk["anomaly"],
+            "_data": {
+                "convention": CONVENTION_TEXT,
+                "mu": mu,
+                "adsorbate_indices": info["adsorbate_indices"],
+                "binding_indices": info["binding_indices"],
+                "bound_to_indices": chk["bound_to_indices"],
+                "active": info.get("active"),
+            },
+        }
+        if chk["bound_to_active"] is not None:
+            extra["bound_to_active"] = chk["bound_to_active"]
+        return extra
+
+    ajobs: list[Job] = []
+    for cj in cjobs:
+        row = store.get(cj.id)
+        if row is None or row.get("status") == STATUS_FAILED:
+            skipped.append(f"{cj.meta['catalyst']}: clean model failed ({row.get('error') if row else 'missing'})")
+            continue
+        relaxed = row.toatoms()
+        ajobs += plan_adsorbate_jobs(cj, ideal[cj.id], relaxed, adsorbates, spec, setting, relax)
+    _log(f"{len(models)} catalysts x {len(adsorbates)} adsorbates -> {len(ajobs)} adsorbate jobs", quiet)
+    engine.run(ajobs, "adsorbates", postprocess=post)
+
+    from .report import write_tables
+
+    job_ids = {"bulk": [j.id for j in bjobs], "gas": [j.id for j in gjobs], "clean": [j.id for j in cjobs],
+               "adsorbate": [j.id for j in ajobs]}
+    tables = write_tables(store, out, spec, setting, relax, job_ids)
+    stats = engine.stats.as_dict()
+    stats["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    stats["jobs"] = {k: len(v) for k, v in job_ids.items()}
+    summary = {
+        "spec": spec.name,
+        "code": f"no3rr-descriptors {__version__}",
+        "calculator": setting.as_dict(),
+        "calculator_label": setting.label(),
+        "fidelity": setting.info.fidelity,
+        "note": setting.info.note,
+        "relax": relax.as_dict(),
+        "reference_convention": REFERENCE_CONVENTION,
+        "convention": CONVENTION_TEXT,
+        "stats": stats,
+        "skipped": skipped,
+        "tables": {k: str(v) for k, v in tables.items()},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return ScreenResult(out, out / DB_NAME, stats, skipped, tables, job_ids)

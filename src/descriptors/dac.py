@@ -323,7 +323,8 @@ def _n6_at(m1, m2, size, cell, vacuum):
     # tetravacancy = a trans (zigzag) chain A-B-C-D; its two end bonds A-B and C-D are
     # parallel and one lattice constant apart: the metals sit at their midpoints.
     best = None
-    for A in nbrs:
+    near = np.linalg.norm((pos - centre)[:, :2], axis=1) < 3.0 * GRAPHENE_A
+    for A in np.flatnonzero(near).tolist():
         for B in nbrs[A]:
             for C in nbrs[B]:
                 if C == A:

@@ -203,7 +203,12 @@ def _auto_size(build, min_image_distance: float, cell: str, nmax: int = 12):
         ((n, m) for n in range(1, nmax + 1) for m in range(1, nmax + 1)),
         key=lambda s: (s[0] * s[1], abs(s[0] - s[1]), s),
     )
+    unit = graphene_sheet((1, 1), cell=cell).cell.array[:2, :2]
     for size in cands:
+        # necessary condition: every metal is one supercell vector from its own image
+        sup = unit * np.array(size)[:, None]
+        if np.linalg.norm(_shortest_vectors(sup, 2), axis=1).min() < min_image_distance - 1e-6:
+            continue
         try:
             atoms = build(size)
         except _TooSmall:

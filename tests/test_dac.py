@@ -1,5 +1,6 @@
 """Dual-atom catalyst builders: g-C3N4 sheet, M1M2/g-C3N4, M1M2-N6/graphene, pairs."""
 
+import contextlib
 import itertools
 import json
 import time
@@ -222,6 +223,16 @@ def test_m1m2_n6_graphene_auto_size_and_validation():
 # ---------------------------------------------------------------- GFN1-xTB relaxations
 
 
+def one_openmp_thread():
+    """tblite's OpenMP threads spin-wait; on a busy 2-core machine 1 thread is far
+    faster than 2 (see test_sac.py)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
 def _xtb():
     pytest.importorskip("tblite")
     from tblite.ase import TBLite
@@ -239,7 +250,8 @@ def test_feco_gc3n4_gfn1_xtb_relaxation_keeps_the_dimer_bound():
     atoms = m1m2_gc3n4("Fe", "Co")
     atoms.calc = _xtb()
     t0 = time.perf_counter()
-    BFGS(atoms, logfile=None).run(fmax=0.15, steps=60)
+    with one_openmp_thread():
+        BFGS(atoms, logfile=None).run(fmax=0.15, steps=60)
     elapsed = time.perf_counter() - t0
     i1, i2 = atoms.info["active"]
     for i in (i1, i2):
@@ -259,7 +271,8 @@ def test_fecu_n6_gfn1_xtb_relaxation_keeps_the_site():
     atoms = m1m2_n6_graphene("Fe", "Cu")
     atoms.rattle(0.02, seed=2)
     atoms.calc = _xtb()
-    BFGS(atoms, logfile=None).run(fmax=0.1, steps=60)
+    with one_openmp_thread():
+        BFGS(atoms, logfile=None).run(fmax=0.1, steps=60)
     i1, i2 = atoms.info["active"]
     for i in (i1, i2):
         assert len(n_neighbours(atoms, i, "N", 2.2)) >= 3

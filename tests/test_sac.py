@@ -1,5 +1,6 @@
 """Single-atom catalyst builders: chemistry of the M-N4 site and its variants."""
 
+import contextlib
 import json
 import time
 
@@ -281,6 +282,16 @@ def test_parse_coordination_order():
 # ---------------------------------------------------------------- GFN1-xTB relaxation
 
 
+def one_openmp_thread():
+    """tblite's OpenMP threads spin-wait: on a busy 2-core machine 2 threads were ~7x
+    slower than 1 (0.3 s vs 3 s per single point of Fe-N4); run xtb single-threaded."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
 def test_fe_n4_gfn1_xtb_relaxation_keeps_the_site():
     """Short GFN1-xTB relaxation (~2-4 s on 2 cores): the FeN4 site survives.
 
@@ -296,8 +307,9 @@ def test_fe_n4_gfn1_xtb_relaxation_keeps_the_site():
     atoms.rattle(0.03, seed=1)  # break the symmetry so that buckling could show up
     atoms.calc = TBLite(method="GFN1-xTB", electronic_temperature=300.0, verbosity=0)
     t0 = time.perf_counter()
-    opt = BFGS(atoms, logfile=None)
-    opt.run(fmax=0.1, steps=60)
+    with one_openmp_thread():
+        opt = BFGS(atoms, logfile=None)
+        opt.run(fmax=0.1, steps=60)
     elapsed = time.perf_counter() - t0
     fe = atoms.info["active"][0]
     d = distances_from(atoms, fe)
@@ -306,5 +318,5 @@ def test_fe_n4_gfn1_xtb_relaxation_keeps_the_site():
     assert all(1.8 <= d[k] <= 2.1 for k in shell)
     assert np.std(atoms.positions[:, 2]) < 0.3
     assert min_interatomic_distance(atoms) > 0.7
-    assert np.linalg.norm(atoms.get_forces(), axis=1).max() < 0.1
+    assert opt.nsteps < 60  # converged, not just stopped
     assert elapsed < 60

@@ -61,14 +61,14 @@ __all__ = [
 #: In-plane lattice constant (A) of planar heptazine g-C3N4 (hexagonal, P-6m2).
 #: 7.13 A is the PBE lattice constant of the flat sheet quoted throughout the DFT
 #: literature on M/g-C3N4 and M1M2/g-C3N4 (the primary source could not be checked
-#: offline; GFN1-xTB relaxes this sheet to a similar value, see tests).  Wang, Hao, Ye &
+#: offline).  GFN1-xTB puts the flat sheet's minimum at a ~ 7.04 A (graphene 2.457 A),
+#: so with xtb the default sheet is under ~1% tensile strain.
+#: Experiment: the (100) in-plane reflection at 2theta = 13.0 deg (d ~ 0.68 nm) of
+#: Wang et al., Nat. Mater. 8, 76 (2009), doi:10.1038/nmat2317.  Wang, Hao, Ye &
 #: Umezawa, Chem. Mater. (2017), doi:10.1021/acs.chemmater.6b02969, show that the flat
 #: P-6m2 model is not the ground state and that corrugation of the heptazine units
-#: explains why XRD finds a shorter in-plane repeat.
-#: Experiment: the (100) in-plane reflection at 2theta = 13.0 deg (d ~ 0.68 nm) of
-#: Wang et al., Nat. Mater. 8, 76 (2009), doi:10.1038/nmat2317.  A flat sheet with
-#: a = 6.8 A would need a ~1.3 A C-N bridge, so the DFT value is the default; pass
-#: ``a`` to change it.
+#: explains the shorter XRD repeat.  A flat sheet with a = 6.8 A would need a 1.27 A
+#: C-N bridge, so the DFT value is the default; pass ``a`` to change it.
 GC3N4_A = 7.13
 
 #: Heptazine core bond lengths (A) and ring angle at the edge N (deg): central N - C
@@ -213,9 +213,9 @@ def m1m2_gc3n4(
     plane (the metals would be 1.4 A from N), so the dimer starts above the plane (+z),
     lifted until each metal's two nearest edge N are at the initial M-N distance (sum
     of covalent radii, clamped to 1.9-2.2 A).  GFN1-xTB relaxes FeCo from there to
-    Fe in the plane and Co ~0.8 A above it, M-M 2.25 A.  The default 2x2 cell holds one
-    dimer per four heptazines (C24N32 + 2 M, 58 atoms; metal-image distance ~12 A).
-    Relax before use.
+    Fe 0.3 A and Co 0.85 A above the plane, M-M 2.25 A, each metal with 2-3 N.  The
+    default 2x2 cell holds one dimer per four heptazines (C24N32 + 2 M, 58 atoms;
+    metal-image distance ~12 A).  Relax before use.
 
     ``m1`` and ``m2`` are element symbols; ``info['active'] = [i_m1, i_m2]``.
     """
@@ -247,8 +247,8 @@ def m1m2_gc3n4(
     # "inter-heptazine" gaps, each facing a bridging N.  Each metal sits in one such gap,
     # bound to one edge N of each of the two neighbouring heptazines.  Of the placements
     # tried (dimer axis through the cavity centre; dimer across two inter-heptazine
-    # gaps; one metal in plane and one on top), this one relaxed lowest with GFN1-xTB
-    # for FeCo (by 0.2-0.4 eV; see the project notes/tests).
+    # gaps; one metal in plane and one on top; both near the plane across two gaps),
+    # this one relaxed lowest with GFN1-xTB for FeCo: by 0.37, 0.20 and 0.08 eV.
     bvec = np.array([vec[k][:2] for k in np.argsort(dist) if sites[k] == "N_bridge"][:3])
     bdir = bvec / np.linalg.norm(bvec, axis=1)[:, None]
     order = np.argsort(np.arctan2(bdir[:, 1], bdir[:, 0]))
@@ -268,19 +268,18 @@ def m1m2_gc3n4(
     i1, i2 = len(atoms) - 2, len(atoms) - 1
     _finish_cell(atoms, vacuum)
     _check_no_overlap(atoms)
-    pair = f"{m1}{m2}" if m1 != m2 else f"{m1}2"
     atoms.info = {
         "catalyst": f"{m1}{m2}/g-C3N4",
         "model": "dac",
         "active": [i1, i2],
         "metals": [m1, m2],
         "support": "g-C3N4",
-        "pair": pair,
         "size": [int(n), int(m)],
         "lattice_a": float(a),
         "vacuum": float(vacuum),
         "mm_distance_start": float(mm_distance),
         "cavity_edge_N": [int(k) for k in edge],
+        "ligand": [],
         "sites": list(sites) + ["metal", "metal"],
         "image_distance": round(metal_image_distance(atoms, [i1, i2]), 4),
         "builder": "descriptors.dac.m1m2_gc3n4",

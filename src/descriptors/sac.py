@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers, chemical_symbols, covalent_radii
+from ase.data import atomic_numbers, covalent_radii
 from ase.neighborlist import neighbor_list
 
 __all__ = [

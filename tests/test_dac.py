@@ -1,12 +1,12 @@
 """Dual-atom catalyst builders: g-C3N4 sheet, M1M2/g-C3N4, M1M2-N6/graphene, pairs."""
 
-import contextlib
 import itertools
 import json
 import time
 
 import numpy as np
 import pytest
+from _geom import distances_from, image_distance, min_interatomic_distance, one_openmp_thread
 from ase.geometry import get_distances
 
 from descriptors.dac import (
@@ -19,29 +19,9 @@ from descriptors.dac import (
 )
 
 
-def min_interatomic_distance(atoms):
-    _, d = get_distances(atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    np.fill_diagonal(d, np.inf)
-    return d.min()
-
-
-def distances_from(atoms, i):
-    _, d = get_distances(atoms.positions[i], atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    d = d[0]
-    d[i] = np.inf
-    return d
-
-
 def n_neighbours(atoms, i, element="N", cutoff=2.4):
     d = distances_from(atoms, i)
     return [k for k in np.flatnonzero(d < cutoff) if atoms[k].symbol == element]
-
-
-def image_distance(atoms, indices):
-    n = len(atoms)
-    big = atoms.repeat((3, 3, 1))
-    images = [c * n + i for c in range(9) if c != 4 for i in indices]
-    return min(big.get_distances(4 * n + i, images).min() for i in indices)
 
 
 # ---------------------------------------------------------------- g-C3N4 sheet
@@ -221,16 +201,6 @@ def test_m1m2_n6_graphene_auto_size_and_validation():
 
 
 # ---------------------------------------------------------------- GFN1-xTB relaxations
-
-
-def one_openmp_thread():
-    """tblite's OpenMP threads spin-wait; on a busy 2-core machine 1 thread is far
-    faster than 2 (see test_sac.py)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def _xtb():

@@ -1,30 +1,16 @@
 """Single-atom catalyst builders: chemistry of the M-N4 site and its variants."""
 
-import contextlib
 import json
 import time
 
 import numpy as np
 import pytest
-from ase.geometry import get_distances
+from _geom import distances_from, image_distance, min_interatomic_distance, one_openmp_thread
 
 from descriptors.sac import mn4_graphene, parse_coordination
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def min_interatomic_distance(atoms):
-    _, d = get_distances(atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    np.fill_diagonal(d, np.inf)
-    return d.min()
-
-
-def distances_from(atoms, i):
-    _, d = get_distances(atoms.positions[i], atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    d = d[0]
-    d[i] = np.inf
-    return d
 
 
 def first_shell(atoms, i, cutoff=2.3, in_plane=True):
@@ -36,18 +22,6 @@ def first_shell(atoms, i, cutoff=2.3, in_plane=True):
         lig = set(atoms.info.get("ligand", []))
         idx = [k for k in idx if k not in lig]
     return idx
-
-
-def image_distance(atoms, indices):
-    """Metal - periodic image distance, computed independently from a 3x3 repeat."""
-    n = len(atoms)
-    big = atoms.repeat((3, 3, 1))
-    centre = 4  # the (1, 1) copy in repeat order i*3 + j
-    home = [centre * n + i for i in indices]
-    images = [c * n + i for c in range(9) if c != centre for i in indices]
-    return big.get_distances(home[0], images).min() if len(home) == 1 else min(
-        big.get_distances(h, images).min() for h in home
-    )
 
 
 VARIANTS = [
@@ -280,16 +254,6 @@ def test_parse_coordination_order():
 
 
 # ---------------------------------------------------------------- GFN1-xTB relaxation
-
-
-def one_openmp_thread():
-    """tblite's OpenMP threads spin-wait: on a busy 2-core machine 2 threads were ~7x
-    slower than 1 (0.3 s vs 3 s per single point of Fe-N4); run xtb single-threaded."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def test_fe_n4_gfn1_xtb_relaxation_keeps_the_site():

@@ -183,7 +183,7 @@ def _bond_length(x: str, m: str) -> float:
     return float(covalent_radii[atomic_numbers[x]] + covalent_radii[atomic_numbers[m]])
 
 
-def _height(slab: Atoms, site_atoms_xyz: np.ndarray, site_symbols: list[str], xy: np.ndarray, binder: str) -> float:
+def _height(site_atoms_xyz: np.ndarray, site_symbols: list[str], xy: np.ndarray, binder: str) -> float:
     """Height above the site plane that puts the binding atom at a covalent bond length."""
     lateral = np.linalg.norm(site_atoms_xyz[:, :2] - xy[None, :2], axis=1)
     j = int(np.argmin(lateral))
@@ -235,7 +235,7 @@ def place(slab: Atoms, adsorbate: Adsorbate | str, site: Site, mode: BindingMode
     pos = site_position(slab, site)
     xyz, syms = _site_atoms(slab, site)
     local = ads.atoms(mode)
-    h = _height(slab, xyz, syms, pos, local[mode.binding[0]].symbol)
+    h = _height(xyz, syms, pos, local[mode.binding[0]].symbol)
     R = _frame(site.normal, slab.cell[0])
     local.positions = local.positions @ R + pos + h * R[2]
     return _finish(slab, local, ads, mode, site.label, site.indices)
@@ -263,9 +263,9 @@ def place_bidentate(slab: Atoms, adsorbate: Adsorbate | str, pair: SitePair, mod
     xyz = np.vstack([x1, x2])
     syms = s1 + s2
     hs = []
-    for k, b in enumerate(mode.binding):
+    for b in mode.binding:
         lateral_target = mid + local.positions[b] @ R
-        hs.append(_height(slab, xyz, syms, lateral_target, local[b].symbol))
+        hs.append(_height(xyz, syms, lateral_target, local[b].symbol))
     local.positions = local.positions @ R + mid + max(hs) * R[2]
     indices = tuple(dict.fromkeys(pair.first.indices + pair.second.indices))
     return _finish(slab, local, ads, mode, pair.label, indices)

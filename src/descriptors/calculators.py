@@ -103,30 +103,21 @@ REGISTRY: dict[str, CalculatorInfo] = {
         fidelity="test-only",
         note="EMT numbers test the pipeline; they are not chemistry.",
     ),
-    "gfn1-xtb": CalculatorInfo(
-        name="gfn1-xtb",
-        description="GFN1-xTB tight binding (tblite)",
-        elements=_XTB_ELEMENTS,
-        defaults=dict(_XTB_DEFAULTS),
-        allowed=_XTB_ALLOWED,
-        package="tblite",
-        factory=_tblite_factory("GFN1-xTB"),
-        fidelity="semi-empirical",
-        note="GFN1-xTB, Gamma point only: a pre-screening level, not DFT.",
-        gamma_only=True,
-    ),
-    "gfn2-xtb": CalculatorInfo(
-        name="gfn2-xtb",
-        description="GFN2-xTB tight binding (tblite)",
-        elements=_XTB_ELEMENTS,
-        defaults=dict(_XTB_DEFAULTS),
-        allowed=_XTB_ALLOWED,
-        package="tblite",
-        factory=_tblite_factory("GFN2-xTB"),
-        fidelity="semi-empirical",
-        note="GFN2-xTB, Gamma point only: a pre-screening level, not DFT.",
-        gamma_only=True,
-    ),
+    **{
+        name: CalculatorInfo(
+            name=name,
+            description=f"{method} tight binding (tblite)",
+            elements=_XTB_ELEMENTS,
+            defaults=dict(_XTB_DEFAULTS),
+            allowed=_XTB_ALLOWED,
+            package="tblite",
+            factory=_tblite_factory(method),
+            fidelity="semi-empirical",
+            note=f"{method}, Gamma point only: a pre-screening level, not DFT.",
+            gamma_only=True,
+        )
+        for name, method in (("gfn1-xtb", "GFN1-xTB"), ("gfn2-xtb", "GFN2-xTB"))
+    },
 }
 
 

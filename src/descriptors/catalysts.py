@@ -121,6 +121,18 @@ def _slab_models(block, i: int, metal: str, solute: str | None) -> list[Catalyst
     return out
 
 
+def _built_model(recipe: dict[str, Any], kind: str, block: int) -> CatalystModel:
+    """A model named by its builder; building it now (cheap) validates the variant up front."""
+    atoms = build_model(recipe)
+    return CatalystModel(
+        name=atoms.info["catalyst"],
+        kind=kind,
+        recipe=recipe,
+        elements=tuple(sorted(set(atoms.get_chemical_symbols()))),
+        block=block,
+    )
+
+
 def expand_catalysts(spec) -> list[CatalystModel]:
     """All catalyst models of a validated spec, in spec order, names unique."""
     models: list[CatalystModel] = []
@@ -146,16 +158,7 @@ def expand_catalysts(spec) -> list[CatalystModel]:
                     "vacuum": block.vacuum,
                     "min_image_distance": block.min_image_distance,
                 }
-                atoms = build_model(recipe)  # cheap; validates the variant now, not mid-screen
-                models.append(
-                    CatalystModel(
-                        name=atoms.info["catalyst"],
-                        kind="sac",
-                        recipe=recipe,
-                        elements=tuple(sorted(set(atoms.get_chemical_symbols()))),
-                        block=i,
-                    )
-                )
+                models.append(_built_model(recipe, "sac", i))
         elif t in ("dac-gc3n4", "dac-n6"):
             if block.pairs == "all":
                 from .dac import dac_pairs
@@ -168,16 +171,7 @@ def expand_catalysts(spec) -> list[CatalystModel]:
                           "vacuum": block.vacuum}
                 if t == "dac-n6":
                     recipe["min_image_distance"] = block.min_image_distance
-                atoms = build_model(recipe)
-                models.append(
-                    CatalystModel(
-                        name=atoms.info["catalyst"],
-                        kind="dac",
-                        recipe=recipe,
-                        elements=tuple(sorted(set(atoms.get_chemical_symbols()))),
-                        block=i,
-                    )
-                )
+                models.append(_built_model(recipe, "dac", i))
         else:  # pragma: no cover - the spec's discriminator forbids it
             raise ValueError(f"unknown catalyst type {t!r}")
     names = [m.name for m in models]

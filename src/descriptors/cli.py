@@ -23,12 +23,9 @@ def _err(msg: str) -> int:
 
 def cmd_validate(args) -> int:
     from .catalysts import expand_catalysts
-    from .spec import SpecError, load_spec
+    from .spec import load_spec
 
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as e:
-        return _err(str(e))
+    spec = load_spec(args.spec)
     models = expand_catalysts(spec)
     print(f"{args.spec}: valid; {len(models)} catalyst models, {len(spec.adsorbate_names())} adsorbates, "
           f"calculator {spec.calculator.setting().label()}")
@@ -38,13 +35,10 @@ def cmd_validate(args) -> int:
 def cmd_screen(args) -> int:
     from .report import best_rows, site_rows
     from .screen import run_screen
-    from .spec import SpecError, load_spec
+    from .spec import load_spec
     from .store import Store
 
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as e:
-        return _err(str(e))
+    spec = load_spec(args.spec)
     if args.workers is not None and args.workers < 1:
         return _err("--workers must be >= 1")
     res = run_screen(spec, out=args.out, workers=args.workers, retry_failed=args.retry_failed or None,
@@ -91,7 +85,7 @@ def _lookup_rows(store, args):
 
 
 def cmd_lookup(args) -> int:
-    from .report import _row_dict, best_rows
+    from .report import row_dict, best_rows
     from .store import Store
 
     db = Path(args.db)
@@ -108,7 +102,7 @@ def cmd_lookup(args) -> int:
               f"{' site=' + repr(args.site) if args.site else ''}; catalysts in this db: {', '.join(known)}",
               file=sys.stderr)
         return 1
-    sites = [_row_dict(r) for r in rows]
+    sites = [row_dict(r) for r in rows]
     chosen = sites if args.all else best_rows(sites)
     by_job = {r.get("job_id"): r for r in rows}
     out = []
@@ -142,12 +136,9 @@ def cmd_build(args) -> int:
 
     from .catalysts import expand_catalysts
     from .slabs import reference_lattice
-    from .spec import SpecError, load_spec
+    from .spec import load_spec
 
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as e:
-        return _err(str(e))
+    spec = load_spec(args.spec)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for m in expand_catalysts(spec):
@@ -226,7 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    from .spec import SpecError
+
+    try:
+        return int(args.func(args) or 0)
+    except SpecError as e:  # bad spec: reported before anything is computed
+        return _err(str(e))
 
 
 if __name__ == "__main__":  # pragma: no cover

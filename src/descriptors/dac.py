@@ -34,11 +34,11 @@ from ase.neighborlist import neighbor_list
 from .sac import (
     GRAPHENE_A,
     M_N_START,
-    _auto_size,
     _check_element,
     _check_no_overlap,
     _check_size,
     _finish_cell,
+    _sized,
     _TooSmall,
     graphene_sheet,
     metal_image_distance,
@@ -406,8 +406,6 @@ def m1m2_n6_graphene(
     """
     for sym, par in ((m1, "m1"), (m2, "m2")):
         _check_element(sym, par, "Fe")
-    if cell not in ("hexagonal", "rectangular"):
-        raise ValueError(f"cell={cell!r} is not known; use 'hexagonal' or 'rectangular'")
     holder = {}
 
     def build(sz):
@@ -415,21 +413,8 @@ def m1m2_n6_graphene(
         holder["meta"] = meta
         return atoms
 
-    if size is None:
-        if not min_image_distance > 0:
-            raise ValueError(
-                f"min_image_distance={min_image_distance!r} must be > 0 (A), e.g. 9.8"
-            )
-        atoms = _auto_size(build, min_image_distance, cell)
-    else:
-        sz = _check_size(size, "size")
-        try:
-            atoms = build(sz)
-        except _TooSmall:
-            raise ValueError(
-                f"size={tuple(size)!r} is too small for the M1M2-N6 site; use at least "
-                "(4, 4) (hexagonal) or (3, 2) (rectangular)"
-            ) from None
+    atoms = _sized(build, size, min_image_distance, cell,
+                   "the M1M2-N6 site; use at least (4, 4) (hexagonal) or (3, 2) (rectangular)")
     meta = holder["meta"]
     _check_no_overlap(atoms)
     i1, i2 = atoms.info["active"]

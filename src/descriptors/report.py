@@ -13,7 +13,7 @@ from typing import Any
 from .references import CONVENTION_TEXT, REFERENCE_CONVENTION
 from .store import STATUS_FAILED, Store
 
-__all__ = ["write_tables", "site_rows", "best_rows", "BEST_COLUMNS", "SITE_COLUMNS", "HARD_ANOMALIES"]
+__all__ = ["write_tables", "site_rows", "best_rows", "row_dict", "BEST_COLUMNS", "SITE_COLUMNS", "HARD_ANOMALIES"]
 
 # A structure that desorbed or fell apart is not a binding energy of that adsorbate.
 HARD_ANOMALIES = ("desorbed", "dissociated")
@@ -29,7 +29,7 @@ BEST_COLUMNS = [
 ]
 
 
-def _row_dict(row) -> dict[str, Any]:
+def row_dict(row) -> dict[str, Any]:
     failed = row.get("status") == STATUS_FAILED
     return {
         "catalyst": row.get("catalyst"),
@@ -59,7 +59,7 @@ def site_rows(store: Store, job_ids: list[str] | None = None) -> list[dict[str, 
         rows = list(store.select(kind="adsorbate"))
     else:
         rows = [r for jid in job_ids if (r := store.get(jid)) is not None]
-    return [_row_dict(r) for r in rows]
+    return [row_dict(r) for r in rows]
 
 
 def best_rows(sites: list[dict[str, Any]]) -> list[dict[str, Any]]:

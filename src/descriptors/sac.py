@@ -225,6 +225,27 @@ class _TooSmall(Exception):
     """The requested supercell is too small for the defect (defect meets its image)."""
 
 
+def _sized(build, size, min_image_distance: float, cell: str, too_small: str):
+    """Build with an explicit ``size``, or the smallest cell reaching ``min_image_distance``.
+
+    ``too_small`` completes the error for an explicit size that cannot hold the defect,
+    e.g. "a divacancy site; use at least (3, 3) (hexagonal) or (2, 2) (rectangular)".
+    """
+    if cell not in ("hexagonal", "rectangular"):
+        raise ValueError(f"cell={cell!r} is not known; use 'hexagonal' or 'rectangular'")
+    if size is None:
+        if not min_image_distance > 0:
+            raise ValueError(
+                f"min_image_distance={min_image_distance!r} must be > 0 (A), e.g. 9.8"
+            )
+        return _auto_size(build, min_image_distance, cell)
+    sz = _check_size(size, "size")
+    try:
+        return build(sz)
+    except _TooSmall:
+        raise ValueError(f"size={tuple(size)!r} is too small for {too_small}") from None
+
+
 # --------------------------------------------------------------------------------------
 # Coordination shell
 # --------------------------------------------------------------------------------------
@@ -461,8 +482,6 @@ def mn4_graphene(
     _check_element(metal, "metal", "Fe")
     shell = parse_coordination(coordination)
     ligand = _check_ligand(ligand)
-    if cell not in ("hexagonal", "rectangular"):
-        raise ValueError(f"cell={cell!r} is not known; use 'hexagonal' or 'rectangular'")
     extra: dict = {}
 
     def build(sz):
@@ -471,21 +490,8 @@ def mn4_graphene(
         extra["meta"] = meta
         return atoms
 
-    if size is None:
-        if not min_image_distance > 0:
-            raise ValueError(
-                f"min_image_distance={min_image_distance!r} must be > 0 (A), e.g. 9.8"
-            )
-        atoms = _auto_size(build, min_image_distance, cell)
-    else:
-        sz = _check_size(size, "size")
-        try:
-            atoms = build(sz)
-        except _TooSmall:
-            raise ValueError(
-                f"size={tuple(size)!r} is too small for a divacancy site; use at least "
-                "(3, 3) (hexagonal) or (2, 2) (rectangular)"
-            ) from None
+    atoms = _sized(build, size, min_image_distance, cell,
+                   "a divacancy site; use at least (3, 3) (hexagonal) or (2, 2) (rectangular)")
     meta = extra["meta"]
     _check_no_overlap(atoms)
     label = _coordination_label(shell)

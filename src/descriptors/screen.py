@@ -97,7 +97,7 @@ def _lattice(model: CatalystModel, store: Store, bulk_ids: dict) -> tuple[float 
         s = row.data["scale"]
         return a0 * s, (c0 * s if c0 else None), {"lattice": "relaxed", "bulk_job": bid}
     if model.lattice == "experimental":
-        a, c = reference_lattice(*(model.recipe["metal"], model.recipe["structure"]))
+        a, c = reference_lattice(model.recipe["metal"], model.recipe["structure"])
         return a, c, {"lattice": "experimental", "a": a, "c": c}
     return float(model.lattice), None, {"lattice": "given", "a": float(model.lattice)}
 
@@ -240,11 +240,10 @@ def run_screen(
     def post(job: Job, outcome: JobOutcome) -> dict[str, Any]:
         atoms = outcome.result.atoms
         info = job.atoms.info
-        clean = store.get(job.parent)
         counts: dict[str, int] = {}
         for i in info["adsorbate_indices"]:
             counts[atoms[i].symbol] = counts.get(atoms[i].symbol, 0) + 1
-        e_ads = outcome.result.energy - clean.energy - sum(n * mu[s] for s, n in counts.items())
+        e_ads = outcome.result.energy - clean_energy[job.parent] - sum(n * mu[s] for s, n in counts.items())
         chk = check_adsorbate(atoms, info["adsorbate_indices"], info["binding_indices"], info.get("active"))
         extra = {
             "e_ads": float(e_ads),
@@ -266,11 +265,13 @@ def run_screen(
         return extra
 
     ajobs: list[Job] = []
+    clean_energy: dict[str, float] = {}
     for cj in cjobs:
         row = store.get(cj.id)
         if row is None or row.get("status") == STATUS_FAILED:
             skipped.append(f"{cj.meta['catalyst']}: clean model failed ({row.get('error') if row else 'missing'})")
             continue
+        clean_energy[cj.id] = row.energy
         relaxed = row.toatoms()
         ajobs += plan_adsorbate_jobs(cj, ideal[cj.id], relaxed, adsorbates, spec, setting, relax)
     _log(f"{len(models)} catalysts x {len(adsorbates)} adsorbates -> {len(ajobs)} adsorbate jobs", quiet)

@@ -27,7 +27,7 @@ class SpecError(ValueError):
 _ELEMENTS = {s for s, z in atomic_numbers.items() if z > 0}
 
 
-def _check_element(value: str, field: str = "element") -> str:
+def _check_element(value: str) -> str:
     if value not in _ELEMENTS:
         raise ValueError(f"{value!r} is not a chemical element symbol (write e.g. 'Cu', 'Fe')")
     return value
@@ -252,17 +252,11 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> Spec:
         models = expand_catalysts(spec)
     except ValueError as err:
         raise SpecError(f"invalid spec {source}:\n  catalysts: {err}") from None
-    for i, block in enumerate(spec.catalysts):
-        symbols = set()
-        for m in models:
-            if m.block == i:
-                symbols |= set(m.elements)
-        try:
-            check_elements(setting, symbols, where=f"catalysts[{i}]")
-        except UnsupportedElementsError as err:
-            raise SpecError(f"invalid spec {source}:\n  {err}") from None
     ads_symbols = {s for n in spec.adsorbate_names() for s in ADSORBATES[n].formula_counts}
     try:
+        for i in range(len(spec.catalysts)):
+            symbols = {e for m in models if m.block == i for e in m.elements}
+            check_elements(setting, symbols, where=f"catalysts[{i}]")
         check_elements(setting, ads_symbols | {"H", "N", "O"}, where="adsorbates")
     except UnsupportedElementsError as err:
         raise SpecError(f"invalid spec {source}:\n  {err}") from None

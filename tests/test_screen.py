@@ -143,13 +143,14 @@ def test_failure_is_recorded_and_the_rest_goes_on(tmp_path, monkeypatch):
         "catalysts": [{"type": "slab", "metals": ["Cu"], "facets": ["100"], "size": [2, 2], "layers": 3,
                        "fixed_layers": 1, "lattice_constant": 3.6}],
         "calculator": {"name": "emt"}, "relax": {"fmax": 0.05, "steps": 200},
+        "execution": {"workers": 1},  # serial: the monkeypatch below lives in this process
     })
     real = descriptors.jobs.relax
 
-    def flaky(atoms, setting, settings):
+    def flaky(atoms, setting, settings, **kw):
         if "N" in atoms.get_chemical_symbols() and len(atoms) > 5:
             raise RuntimeError("SCF did not converge (injected)")
-        return real(atoms, setting, settings)
+        return real(atoms, setting, settings, **kw)
 
     monkeypatch.setattr(descriptors.jobs, "relax", flaky)
     res = run_screen(spec, out=tmp_path, progress=False, quiet=True)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,15 +23,26 @@ from ase import Atoms
 from .calculators import CalculatorSetting
 from .relax import CalcResult, RelaxSettings, fit_bulk, relax
 
-__all__ = ["Job", "job_id", "structure_hash", "run_job", "JobOutcome"]
+__all__ = ["Job", "job_id", "structure_hash", "run_job", "JobOutcome", "classify", "trajectory_path"]
 
 
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def text_hash(h: str) -> str:
+    """A hex digest that ase.db keeps as text: one that reads as a number (all digits, or digits
+    around one 'e', e.g. '05024405718e3685') is refused by ase.db, so its first character becomes 'x'.
+    Every other digest is unchanged, so existing identities stay valid."""
+    try:
+        float(h)
+    except ValueError:
+        return h
+    return "x" + h[1:]
+
+
 def job_id(recipe: dict[str, Any]) -> str:
-    return hashlib.sha256(_canonical(recipe).encode()).hexdigest()[:24]
+    return text_hash(hashlib.sha256(_canonical(recipe).encode()).hexdigest()[:24])
 
 
 def structure_hash(atoms: Atoms, decimals: int = 4) -> str:
@@ -74,6 +87,16 @@ class Job:
         return f"clean {m.get('catalyst')}"
 
 
+# Failure categories stored as ``reason`` (the message goes to ``error``, the traceback tail to data).
+REASON_SCF = "scf-not-converged"  # the calculator's SCF loop gave up (tblite raises)
+REASON_NOT_CONVERGED = "optimizer-not-converged"  # max steps reached; energy kept, status 'unconverged'
+REASON_CALCULATOR = "calculator-error"  # any other exception from the calculator or optimizer
+REASON_NON_FINITE = "non-finite-energy"
+REASON_WORKER_LOST = "worker-lost"  # the worker process died: wall-time kill, out of memory, segfault
+REASON_EXECUTOR = "executor-error"  # the execution system could not run the job
+TRACEBACK_TAIL = 4000  # characters of traceback kept
+
+
 @dataclass
 class JobOutcome:
     job_id: str
@@ -81,17 +104,83 @@ class JobOutcome:
     result: CalcResult | None = None
     error: str | None = None
     traceback: str | None = None
+    reason: str | None = None  # a REASON_* category for failures and unconverged relaxations
+    last: dict[str, Any] = field(default_factory=dict)  # last energy, fmax, steps, seconds of a failed job
 
 
-def run_job(job_id_: str, kind: str, atoms: Atoms, setting: CalculatorSetting, relax_settings: RelaxSettings) -> JobOutcome:
-    """Worker entry point: compute one job, never raise (a failure is an outcome)."""
+def classify(err: BaseException) -> str:
+    """Short failure category of an exception raised while computing a job."""
+    msg = f"{type(err).__name__} {err}".lower()
+    if isinstance(err, FloatingPointError):
+        return REASON_NON_FINITE
+    if ("scf" in msg or "self-consistent" in msg or "self consistent" in msg) and "converg" in msg:
+        return REASON_SCF
+    return REASON_CALCULATOR
+
+
+def traceback_tail(text: str | None, limit: int = TRACEBACK_TAIL) -> str:
+    text = text or ""
+    return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+def trajectory_path(traj_dir: str | Path | None, job_id_: str) -> Path | None:
+    """Per-job trajectory file under the output directory (restart point of a killed relaxation)."""
+    return None if traj_dir is None else Path(traj_dir) / f"{job_id_}.traj"
+
+
+def _where() -> dict[str, Any]:
+    """Where a job ran: host, and the Slurm batch job if any (for tracing a failure to its allocation)."""
+    import os
+    import socket
+
+    out: dict[str, Any] = {"host": socket.gethostname()}
+    if os.environ.get("SLURM_JOB_ID"):
+        out["slurm_job_id"] = os.environ["SLURM_JOB_ID"]
+    return out
+
+
+def run_job(
+    job_id_: str,
+    kind: str,
+    atoms: Atoms,
+    setting: CalculatorSetting,
+    relax_settings: RelaxSettings,
+    traj_dir: str | Path | None = None,
+) -> JobOutcome:
+    """Worker entry point: compute one job, never raise (a failure is an outcome).
+
+    ``traj_dir``: where relaxations write ``<job_id>.traj``; a relaxation whose trajectory is
+    already there (killed earlier) restarts from its last geometry.
+    """
+    t0 = time.perf_counter()
+    progress: dict[str, Any] = {}
     try:
+        atoms = atoms.copy()
+        atoms.info["job_id"] = job_id_
         if kind == "bulk":
             result = fit_bulk(atoms, setting)
+        elif kind == "vib":  # harmonic vibrations for free-energy corrections (thermo.py)
+            from .thermo import run_vib
+
+            result = run_vib(atoms, setting)
+        elif kind == "dband":  # surface d-band centre of a relaxed clean slab (dband.py)
+            from .dband import dband_job
+
+            result = dband_job(atoms, setting)
         else:
-            result = relax(atoms, setting, relax_settings)
+            result = relax(atoms, setting, relax_settings, trajectory=trajectory_path(traj_dir, job_id_),
+                           progress=progress)
         if not np.isfinite(result.energy):
             raise FloatingPointError(f"non-finite energy {result.energy}")
-        return JobOutcome(job_id_, True, result)
+        result.extra.update(_where())
+        reason = None
+        if not result.converged:
+            reason = REASON_NOT_CONVERGED
+            if kind == "bulk":
+                reason = "eos-minimum-outside-range"
+        return JobOutcome(job_id_, True, result, reason=reason)
     except Exception as err:  # recorded with its reason; the screen goes on
-        return JobOutcome(job_id_, False, None, f"{type(err).__name__}: {err}"[:500], traceback.format_exc())
+        last = {k: progress.get(k) for k in ("energy", "fmax", "steps") if progress.get(k) is not None}
+        last["seconds"] = round(time.perf_counter() - t0, 3)
+        return JobOutcome(job_id_, False, None, f"{type(err).__name__}: {err}"[:500],
+                          traceback_tail(traceback.format_exc()), reason=classify(err), last=last)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from .calculators import CalculatorSetting, make_calculator
 
-__all__ = ["RelaxSettings", "CalcResult", "relax", "fit_bulk", "OPTIMIZERS"]
+__all__ = ["RelaxSettings", "CalcResult", "relax", "fit_bulk", "read_trajectory", "OPTIMIZERS"]
 
 OPTIMIZERS = ("BFGS", "LBFGS", "FIRE", "BFGSLineSearch", "GPMin")
 
@@ -61,23 +62,93 @@ def _freeze(atoms: Atoms, energy: float, forces: np.ndarray) -> Atoms:
     return out
 
 
-def relax(atoms: Atoms, setting: CalculatorSetting, settings: RelaxSettings = RelaxSettings()) -> CalcResult:
-    """Relax ``atoms`` with the calculator ``setting``; steps=0 means single point."""
+def read_trajectory(path: str | Path) -> list[Atoms]:
+    """Every readable frame of an ASE trajectory; a frame cut short by a kill ends the list."""
+    from ase.io.trajectory import Trajectory
+
+    frames: list[Atoms] = []
+    try:
+        with Trajectory(str(path)) as traj:
+            for i in range(len(traj)):
+                frames.append(traj[i])
+    except Exception:  # truncated or corrupt tail: keep what was read
+        pass
+    return frames
+
+
+def _restart_from(path: Path, atoms: Atoms) -> tuple[Atoms, int]:
+    """Start geometry and steps already taken, from the trajectory of an earlier, interrupted run.
+
+    The readable frames are rewritten to a fresh file so that appending never follows a frame
+    that a kill cut short.  Returns (atoms, 0) when there is nothing usable.
+    """
+    from ase.io.trajectory import Trajectory
+
+    frames = read_trajectory(path)
+    ok = [f for f in frames if len(f) == len(atoms) and (f.numbers == atoms.numbers).all()]
+    if not ok:
+        path.unlink(missing_ok=True)
+        return atoms, 0
+    tmp = path.with_suffix(".tmp")
+    with Trajectory(str(tmp), "w") as out:
+        for f in ok:
+            out.write(f)
+    tmp.replace(path)
+    start = atoms.copy()
+    start.positions = ok[-1].positions
+    # the optimizer writes the start geometry as frame 0, and every step appends one frame
+    return start, len(ok) - 1
+
+
+def relax(
+    atoms: Atoms,
+    setting: CalculatorSetting,
+    settings: RelaxSettings = RelaxSettings(),
+    trajectory: str | Path | None = None,
+    progress: dict[str, Any] | None = None,
+) -> CalcResult:
+    """Relax ``atoms`` with the calculator ``setting``; steps=0 means single point.
+
+    ``trajectory``: file that receives every optimizer step.  If it already holds frames of this
+    structure (a run killed by a wall-time limit), the relaxation restarts from its last geometry
+    and the step budget counts the steps already taken.  ``progress`` (a dict) is updated after
+    every step with the last energy, fmax and step count, so a caller still knows them when the
+    calculator raises.
+    """
     t0 = time.perf_counter()
-    work = atoms.copy()
-    work.calc = make_calculator(setting, periodic=bool(np.any(work.pbc)))
+    start, done = atoms, 0
+    traj_path = Path(trajectory) if trajectory else None
+    if traj_path is not None and settings.steps > 0:
+        traj_path.parent.mkdir(parents=True, exist_ok=True)
+        if traj_path.exists():
+            start, done = _restart_from(traj_path, atoms)
+    work = start.copy()
+    work.calc = make_calculator(setting, periodic=bool(np.any(work.pbc)), atoms=work)
+    info = {"restarted_from_step": done} if done else {}
+    if progress is not None:
+        progress.update(steps=done, energy=None, fmax=None, **info)
     nsteps = 0
+    converged = True
     if settings.steps > 0:
         Opt = _optimizer(settings.optimizer)
-        dyn = Opt(work, logfile=None)
-        converged = bool(dyn.run(fmax=settings.fmax, steps=settings.steps))
-        nsteps = int(dyn.nsteps)
+        kw = {}
+        if traj_path is not None:
+            kw = {"trajectory": str(traj_path), "append_trajectory": True}
+        dyn = Opt(work, logfile=None, **kw)
+        if progress is not None:
+            def observe():
+                progress.update(steps=done + int(dyn.nsteps), energy=float(work.get_potential_energy()),
+                                fmax=_max_force(work))
+            dyn.attach(observe, interval=1)
+        remaining = max(settings.steps - done, 0)
+        converged = bool(dyn.run(fmax=settings.fmax, steps=remaining))
+        nsteps = done + int(dyn.nsteps)
     energy = float(work.get_potential_energy())
     forces = work.get_forces(apply_constraint=False)
     fmax = _max_force(work)
-    if settings.steps <= 0:
-        converged = True
-    return CalcResult(_freeze(work, energy, forces), energy, fmax, nsteps, converged, time.perf_counter() - t0)
+    if settings.steps > 0 and not converged:
+        converged = fmax < settings.fmax
+    return CalcResult(_freeze(work, energy, forces), energy, fmax, nsteps, converged, time.perf_counter() - t0, info)
 
 
 def fit_bulk(atoms: Atoms, setting: CalculatorSetting, strain: float = 0.04, points: int = 7) -> CalcResult:
@@ -90,7 +161,8 @@ def fit_bulk(atoms: Atoms, setting: CalculatorSetting, strain: float = 0.04, poi
     from ase.units import GPa
 
     t0 = time.perf_counter()
-    calc = make_calculator(setting, periodic=True)
+    atoms = atoms.copy()  # the calculator may set initial magnetic moments on its structure
+    calc = make_calculator(setting, periodic=True, atoms=atoms)
     cell0 = atoms.get_cell()
     volumes, energies = [], []
     for x in np.linspace(1 - strain, 1 + strain, points):

@@ -10,21 +10,25 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from .anomalies import EXCLUDING_FLAGS, is_excluded
 from .references import CONVENTION_TEXT, REFERENCE_CONVENTION
 from .store import STATUS_FAILED, Store
 
-__all__ = ["write_tables", "site_rows", "best_rows", "row_dict", "BEST_COLUMNS", "SITE_COLUMNS", "HARD_ANOMALIES"]
+__all__ = ["write_tables", "site_rows", "best_rows", "row_dict", "BEST_COLUMNS", "SITE_COLUMNS", "HARD_ANOMALIES",
+           "flagged_clean_rows"]
 
-# A structure that desorbed or fell apart is not a binding energy of that adsorbate.
-HARD_ANOMALIES = ("desorbed", "dissociated")
+# A structure that desorbed, fell apart, sank into or rebuilt the surface, lost its metal, or has
+# fused atoms is not a binding energy of that adsorbate (anomalies.py says why for each flag).
+HARD_ANOMALIES = EXCLUDING_FLAGS
 
 SITE_COLUMNS = [
-    "catalyst", "facet", "adsorbate", "binding", "site", "status", "E_ads_eV", "E_total_eV", "bound_to",
-    "anomaly", "converged", "max_force", "steps", "calculator", "calc_version", "settings_hash", "reference",
+    "catalyst", "facet", "adsorbate", "binding", "site", "site_final", "status", "E_ads_eV", "E_total_eV",
+    "bound_to", "anomaly", "excluded", "converged", "max_force", "steps", "calculator", "calc_version",
+    "settings_hash", "reference",
     "job_id", "db_id",
 ]
 BEST_COLUMNS = [
-    "catalyst", "adsorbate", "site", "binding", "E_ads_eV", "calculator", "calc_version", "settings_hash",
+    "catalyst", "adsorbate", "site", "site_final", "binding", "E_ads_eV", "calculator", "calc_version", "settings_hash",
     "reference", "bound_to", "anomaly", "valid", "converged", "n_sites", "job_id",
 ]
 
@@ -37,11 +41,13 @@ def row_dict(row) -> dict[str, Any]:
         "adsorbate": row.get("adsorbate"),
         "binding": row.get("binding"),
         "site": row.get("site"),
+        "site_final": row.get("site_final", ""),
         "status": row.get("status"),
         "E_ads_eV": None if failed else round(float(row.get("e_ads")), 4),
         "E_total_eV": None if failed else round(float(row.energy), 6),
         "bound_to": row.get("bound_to", ""),
         "anomaly": row.get("anomaly", "") if not failed else row.get("error", ""),
+        "excluded": (not failed) and is_excluded(row.get("anomaly", "")),
         "converged": row.get("converged", False),
         "max_force": round(float(row.get("max_force", float("nan"))), 4) if not failed else None,
         "steps": row.get("steps"),
@@ -62,27 +68,32 @@ def site_rows(store: Store, job_ids: list[str] | None = None) -> list[dict[str, 
     return [row_dict(r) for r in rows]
 
 
-def best_rows(sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Lowest-energy site per (catalyst, adsorbate).
+def best_rows(sites: list[dict[str, Any]], include_flagged: bool = False) -> list[dict[str, Any]]:
+    """Lowest-energy site per (catalyst, adsorbate) and calculator setting.
 
-    Candidates: converged or unconverged relaxations whose adsorbate stayed bound and intact.
-    If every site of a pair desorbed or dissociated, the lowest of them is reported with
-    ``valid`` False and the anomaly spelled out (it is not a binding energy of the intact
-    adsorbate); if every job failed, the pair is reported with no energy and the errors.
+    Candidates: converged or unconverged relaxations without an excluding anomaly flag
+    (``anomalies.EXCLUDING_FLAGS``; 'moved' and the other informative flags are kept, with the
+    final site in ``site_final``).  If every site of a pair is flagged, the lowest of them is
+    reported with ``valid`` False and the anomaly spelled out (it is not a binding energy of
+    the intact adsorbate on an intact site); if every job failed, the pair is reported with no
+    energy and the errors.  ``include_flagged`` makes flagged rows candidates too (``valid``
+    then says whether the chosen row is unflagged).  Rows of different calculator settings
+    (``settings_hash``, e.g. a cheap and a verifying level in one database) never compete.
     """
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple, list[dict]] = {}
     for r in sites:
-        groups.setdefault((r["catalyst"], r["adsorbate"]), []).append(r)
+        groups.setdefault((r["catalyst"], r["adsorbate"], r.get("settings_hash")), []).append(r)
     out = []
     for key, rs in groups.items():
         with_energy = [r for r in rs if r["E_ads_eV"] is not None]
-        valid = [r for r in with_energy if not any(a in (r["anomaly"] or "") for a in HARD_ANOMALIES)]
-        pool = valid or with_energy
+        valid = [r for r in with_energy if not is_excluded(r["anomaly"])]
+        pool = with_energy if include_flagged else (valid or with_energy)
         if pool:
             # converged first, then lowest energy
             best = min(pool, key=lambda r: (not r["converged"], r["E_ads_eV"]))
+            ok = not is_excluded(best["anomaly"])
             row = {c: best.get(c) for c in BEST_COLUMNS if c in best}
-            row.update({"n_sites": len(rs), "valid": bool(valid)})
+            row.update({"n_sites": len(rs), "valid": ok})
             if not valid:
                 row["anomaly"] = f"no intact bound site ({best['anomaly']})"
             out.append(row)
@@ -104,10 +115,31 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> No
             w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in columns})
 
 
-def write_tables(store: Store, out: Path, spec, setting, relax, job_ids: dict[str, list[str]]) -> dict[str, Path]:
+def flagged_clean_rows(store: Store, clean_ids: list[str], adsorbates: list[str]) -> list[dict[str, Any]]:
+    """Best-table rows for the adsorbates of clean models whose relaxed geometry is flagged.
+
+    Such a model gets no adsorbate jobs (screen.py); the table says so instead of leaving a gap.
+    """
+    out = []
+    for jid in clean_ids:
+        r = store.get(jid)
+        if r is None or r.get("status") == STATUS_FAILED or not r.get("anomaly"):
+            continue
+        for a in adsorbates:
+            out.append({"catalyst": r.get("catalyst"), "adsorbate": a, "site": "", "binding": "", "E_ads_eV": None,
+                        "calculator": r.get("calc"), "calc_version": r.get("calc_version"),
+                        "settings_hash": r.get("settings_hash"), "reference": "", "bound_to": "",
+                        "anomaly": f"clean model flagged: {r.get('anomaly')}", "converged": False, "valid": False,
+                        "n_sites": 0, "job_id": ""})
+    return out
+
+
+def write_tables(store: Store, out: Path, spec, setting, relax, job_ids: dict[str, list[str]],
+                 include_flagged: bool = False) -> dict[str, Path]:
     out = Path(out)
     sites = site_rows(store, job_ids["adsorbate"])
-    best = best_rows(sites)
+    best = best_rows(sites, include_flagged=include_flagged)
+    best += flagged_clean_rows(store, job_ids["clean"], spec.adsorbate_names())
     paths = {
         "adsorption_energies": out / "adsorption_energies.csv",
         "all_sites": out / "all_sites.csv",
@@ -132,9 +164,10 @@ def write_tables(store: Store, out: Path, spec, setting, relax, job_ids: dict[st
                 "settings_hash": r.get("settings_hash"),
                 "job_id": jid,
                 "error": r.get("error", ""),
+                "anomaly": r.get("anomaly", ""),
             })
     _write_csv(paths["references"], ["kind", "name", "status", "E_total_eV", "lattice_a", "calculator",
-                                     "settings_hash", "job_id", "error"], refs)
+                                     "settings_hash", "job_id", "error", "anomaly"], refs)
     lines = [
         f"Screen: {spec.name}",
         f"Calculator: {setting.label()} [{setting.info.fidelity}]",
@@ -142,7 +175,10 @@ def write_tables(store: Store, out: Path, spec, setting, relax, job_ids: dict[st
         f"Reference convention ({REFERENCE_CONVENTION}):",
         f"  {CONVENTION_TEXT}.",
         "",
-        "adsorption_energies.csv  lowest-energy site per (catalyst, adsorbate), E_ads_eV in eV",
+        "adsorption_energies.csv  lowest-energy site per (catalyst, adsorbate), E_ads_eV in eV; "
+        + ("flagged rows INCLUDED (--include-flagged)" if include_flagged
+           else f"rows flagged {', '.join(EXCLUDING_FLAGS)} excluded"),
+        "                         (anomaly: flags after relaxation; site_final: site the adsorbate ended on)",
         "all_sites.csv            every (catalyst, adsorbate, binding mode, site) job",
         "references.csv           bulk, gas-phase and clean-model total energies",
         "screen.db                ASE database with every structure: `ase db screen.db kind=adsorbate`",

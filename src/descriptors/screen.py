@@ -8,6 +8,7 @@ clean model.  Sites are found on the ideal model (its symmetry) and placed on th
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .adsorbates import ADSORBATES, place, place_bidentate
-from .anomalies import check_adsorbate
+from .anomalies import adsorbate_fields, clean_reference, record_clean_check
 from .calculators import CalculatorSetting
 from .catalysts import CatalystModel, expand_catalysts
 from .engine import Engine
@@ -45,6 +46,7 @@ class ScreenResult:
     skipped: list[str] = field(default_factory=list)
     tables: dict[str, Path] = field(default_factory=dict)
     job_ids: dict[str, list[str]] = field(default_factory=dict)
+    verify: dict[str, Any] | None = None  # verify.py summary when the spec has a [verify] table
 
 
 def _log(msg: str, quiet: bool) -> None:
@@ -199,19 +201,55 @@ def run_screen(
     retry_failed: bool | None = None,
     progress: bool = True,
     quiet: bool = False,
+    include_flagged: bool = False,
+    engine: str | None = None,
+    db: str | None = None,
 ) -> ScreenResult:
+    """Run every job of ``spec`` not yet stored.  ``engine`` ('serial'|'local'|'slurm') and ``db``
+    (SQLite path or postgresql:// URL) override the spec's ``[engine]`` table and ``db``."""
+    engines: list[Engine] = []
+    try:
+        return _run_screen(spec, out, workers, retry_failed, progress, quiet, include_flagged, engine, db, engines)
+    finally:
+        for e in engines:  # stop the Parsl workers / cancel the Slurm blocks, also on errors
+            e.close()
+
+
+def engine_settings(spec: Spec, engine: str | None = None):
+    """The spec's ``[engine]`` table with ``--engine`` applied; SpecError if Slurm settings are missing."""
+    from .spec import EngineSpec, SpecError
+
+    if engine is None or engine == spec.engine.type:
+        return spec.engine
+    if engine == "slurm":
+        raise SpecError("--engine slurm: the spec has no Slurm settings; add an [engine] table with "
+                        "type = 'slurm', walltime, partition, ... (example: workflows/slurm_example.toml)")
+    if engine not in ("local", "serial"):
+        raise SpecError(f"--engine {engine!r}: choose local, slurm or serial")
+    return EngineSpec(type=engine, retries=spec.engine.retries)
+
+
+def _run_screen(spec, out, workers, retry_failed, progress, quiet, include_flagged, engine_choice, db,
+                engines) -> ScreenResult:
     t0 = time.perf_counter()
     out = Path(out or spec.output)
     out.mkdir(parents=True, exist_ok=True)
     setting = spec.calculator.setting()
     relax = RelaxSettings(spec.relax.optimizer, spec.relax.fmax, spec.relax.steps)
-    store = Store(out / DB_NAME)
+    eng = engine_settings(spec, engine_choice)
+    store = Store(db or spec.db or out / DB_NAME)
     engine = Engine(
         store, setting, relax,
-        workers=workers or spec.execution.workers,
+        workers=workers or spec.execution.workers or os.cpu_count() or 1,
         retry_failed=spec.execution.retry_failed if retry_failed is None else retry_failed,
         progress=progress and not quiet,
+        engine=eng,
+        workdir=out,
+        name=spec.name,
     )
+    engines.append(engine)
+    _log(f"engine: {engine.kind}" + (f" ({engine.workers} workers)" if engine.kind == "local" else "")
+         + f"; database: {store}", quiet)
     _log(f"screen {spec.name!r}: calculator {setting.label()}", quiet)
     if setting.info.fidelity == "test-only":
         _log(f"NOTE: {setting.info.note}", quiet)
@@ -232,10 +270,14 @@ def run_screen(
     try:
         mu = atomic_potentials(gas)
     except KeyError as err:
-        raise RuntimeError(f"gas-phase references failed ({err}); see `ase db {out / DB_NAME} kind=gas`") from None
+        raise RuntimeError(f"gas-phase references failed ({err}); see `ase db {store} kind=gas`") from None
 
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
     engine.run(cjobs, "clean models")
+    from .dband import dband_jobs, dband_post, write_dband_table  # d-band centres (calculators with a DOS)
+
+    djobs = dband_jobs(cjobs, store, setting)
+    engine.run(djobs, "d-band centres", postprocess=dband_post)
 
     def post(job: Job, outcome: JobOutcome) -> dict[str, Any]:
         atoms = outcome.result.atoms
@@ -244,28 +286,20 @@ def run_screen(
         for i in info["adsorbate_indices"]:
             counts[atoms[i].symbol] = counts.get(atoms[i].symbol, 0) + 1
         e_ads = outcome.result.energy - clean_energy[job.parent] - sum(n * mu[s] for s, n in counts.items())
-        chk = check_adsorbate(atoms, info["adsorbate_indices"], info["binding_indices"], info.get("active"))
-        extra = {
-            "e_ads": float(e_ads),
-            "reference": "atomic",
-            "bound_to": chk["bound_to"],
-            "binding_coordination": chk["binding_coordination"],
-            "anomaly": chk["anomaly"],
-            "_data": {
-                "convention": CONVENTION_TEXT,
-                "mu": mu,
-                "adsorbate_indices": info["adsorbate_indices"],
-                "binding_indices": info["binding_indices"],
-                "bound_to_indices": chk["bound_to_indices"],
-                "active": info.get("active"),
-            },
-        }
-        if chk["bound_to_active"] is not None:
-            extra["bound_to_active"] = chk["bound_to_active"]
+        extra = {"e_ads": float(e_ads), "reference": "atomic",
+                 **adsorbate_fields(atoms, info, clean_refs[job.parent], job.meta.get("site"))}
+        extra["_data"].update({
+            "convention": CONVENTION_TEXT,
+            "mu": mu,
+            "adsorbate_indices": info["adsorbate_indices"],
+            "binding_indices": info["binding_indices"],
+            "active": info.get("active"),
+        })
         return extra
 
     ajobs: list[Job] = []
     clean_energy: dict[str, float] = {}
+    clean_refs: dict[str, Any] = {}  # relaxed clean model + its site list: the anomaly checks' reference
     for cj in cjobs:
         row = store.get(cj.id)
         if row is None or row.get("status") == STATUS_FAILED:
@@ -273,6 +307,11 @@ def run_screen(
             continue
         clean_energy[cj.id] = row.energy
         relaxed = row.toatoms()
+        clean_refs[cj.id] = clean_reference(ideal[cj.id], relaxed)
+        if record_clean_check(store, row, clean_refs[cj.id]):
+            skipped.append(f"{cj.meta['catalyst']}: relaxed clean model flagged {clean_refs[cj.id].anomaly!r} "
+                           f"({clean_refs[cj.id].reason()}); its adsorbate jobs are not run")
+            continue
         ajobs += plan_adsorbate_jobs(cj, ideal[cj.id], relaxed, adsorbates, spec, setting, relax)
     _log(f"{len(models)} catalysts x {len(adsorbates)} adsorbates -> {len(ajobs)} adsorbate jobs", quiet)
     engine.run(ajobs, "adsorbates", postprocess=post)
@@ -281,8 +320,29 @@ def run_screen(
 
     job_ids = {"bulk": [j.id for j in bjobs], "gas": [j.id for j in gjobs], "clean": [j.id for j in cjobs],
                "adsorbate": [j.id for j in ajobs]}
-    tables = write_tables(store, out, spec, setting, relax, job_ids)
+    tables = write_tables(store, out, spec, setting, relax, job_ids, include_flagged=include_flagged)
+    if djobs:
+        job_ids["dband"] = [j.id for j in djobs]
+        if (dband_csv := write_dband_table(store, out, job_ids["dband"])) is not None:
+            tables["dband_centres"] = dband_csv
+    if spec.analysis is not None:  # free energies, U_L, scaling relations, volcanoes (analysis.py)
+        from .analysis import analyze_screen
+
+        try:
+            tables.update(analyze_screen(spec, store, engine, out, log=lambda m: _log(m, quiet)))
+        except ValueError as err:  # e.g. a gas reference failed: reported, the screen's results stand
+            skipped.append(f"analysis: {err}")
     stats = engine.stats.as_dict()
+    vres = None
+    if spec.verify is not None:  # pre-screen then verify: the expensive level (verify.py)
+        from .verify import run_verify
+
+        vres = run_verify(spec, store, out, cjobs, ajobs, ideal, engine.derive, log=lambda m: _log(m, quiet))
+        skipped += vres.skipped
+        tables.update(vres.tables)
+        for k in ("computed", "reused", "failed", "failed_reused"):
+            stats[k] += vres.stats[k]
+        stats["verify"] = vres.stats
     stats["wall_seconds"] = round(time.perf_counter() - t0, 2)
     stats["jobs"] = {k: len(v) for k, v in job_ids.items()}
     summary = {
@@ -300,4 +360,5 @@ def run_screen(
         "tables": {k: str(v) for k, v in tables.items()},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    return ScreenResult(out, out / DB_NAME, stats, skipped, tables, job_ids)
+    engine.mark_complete()  # every stage planned and run (`no3rr status` reads this)
+    return ScreenResult(out, store.path or store.location, stats, skipped, tables, job_ids, vres.summary if vres else None)

@@ -17,7 +17,7 @@ from .adsorbates import ADSORBATES, get_adsorbate
 from .calculators import REGISTRY, CalculatorSetting, UnsupportedElementsError, check_elements
 from .relax import OPTIMIZERS
 
-__all__ = ["Spec", "SpecError", "load_spec", "parse_spec"]
+__all__ = ["Spec", "SpecError", "EngineSpec", "load_spec", "parse_spec"]
 
 
 class SpecError(ValueError):
@@ -181,9 +181,110 @@ class PlacementSpec(_Strict):
     max_pair_distance: float = Field(3.2, gt=0)
 
 
+class VerifySpec(_Strict):
+    """Pre-screen then verify (AdsorbML: Lan et al., npj Comput. Mater. 9, 172 (2023)), see verify.py.
+
+    Every placement is relaxed with ``[calculator]``; the ``top_k`` lowest unflagged ones per
+    (catalyst, adsorbate) go to this expensive calculator, as a single point on the cheap
+    geometry or a relaxation from it.  ``all`` also runs every placement at the expensive level,
+    to measure how often the top-k found the expensive minimum within ``tolerance`` eV.
+    """
+
+    calculator: CalculatorSpec
+    top_k: int = Field(2, ge=1, description="placements per (catalyst, adsorbate) sent to the expensive level")
+    mode: Literal["single-point", "relax"] = "single-point"
+    all: bool = Field(False, description="also run every placement at the expensive level (validation)")
+    relax: RelaxSpec | None = Field(None, description="mode 'relax' only; default: the [relax] table")
+    tolerance: float = Field(0.1, gt=0, le=2.0, description="eV; success = top-k within this of the minimum")
+
+    @model_validator(mode="after")
+    def _mode(self):
+        if self.mode == "single-point" and self.relax is not None:
+            raise ValueError("relax only applies to mode = 'relax'; remove verify.relax or set mode = 'relax'")
+        return self
+
+
 class ExecutionSpec(_Strict):
-    workers: int = Field(1, ge=1, description="parallel local worker processes")
+    workers: int | None = Field(None, ge=1, description="parallel local worker processes (default: all cores)")
     retry_failed: bool = False
+
+
+_SLURM_ONLY = ("partition", "account", "walltime", "nodes", "cores_per_job", "cores_per_node", "jobs_per_node",
+               "max_blocks", "init_blocks", "worker_init", "launcher", "scheduler_options", "exclusive")
+
+
+class EngineSpec(_Strict):
+    """Where jobs run (executors.py): 'local' Parsl workers, Slurm batch jobs, or this process."""
+
+    type: Literal["local", "slurm", "serial"] = "local"
+    retries: int = Field(0, ge=0, le=10, description="automatic resubmissions of a job whose worker was lost")
+    # Slurm (Parsl SlurmProvider); only with type = "slurm"
+    partition: str | None = None
+    account: str | None = None
+    walltime: str | None = Field(None, description="wall time of one batch job (block), e.g. '02:00:00'")
+    nodes: int | None = Field(None, ge=1, description="nodes per batch job (block)")
+    cores_per_job: int | None = Field(None, ge=1, description="cores given to one screening job (one Parsl worker)")
+    cores_per_node: int | None = Field(None, ge=1, description="cores to request per node (--cpus-per-task)")
+    jobs_per_node: int | None = Field(None, ge=1, description="screening jobs running at once on one node")
+    max_blocks: int | None = Field(None, ge=1, description="batch jobs in the queue at most")
+    init_blocks: int | None = Field(None, ge=0)
+    worker_init: list[str] | str | None = None
+    launcher: Literal["srun", "single", "mpiexec"] | None = None
+    scheduler_options: list[str] | str | None = None
+    exclusive: bool | None = None
+
+    @field_validator("walltime")
+    @classmethod
+    def _walltime(cls, v):
+        import re
+
+        if v is not None and not re.fullmatch(r"(\d+-)?\d{1,3}:\d{2}(:\d{2})?", v):
+            raise ValueError(f"walltime {v!r}: write HH:MM:SS or D-HH:MM:SS as Slurm does, e.g. '02:00:00'")
+        return v
+
+    @model_validator(mode="after")
+    def _slurm_keys(self):
+        given = [k for k in _SLURM_ONLY if getattr(self, k) is not None]
+        if self.type != "slurm" and given:
+            raise ValueError(f"{', '.join(given)} only apply to type = 'slurm' (engine.type is {self.type!r}); "
+                             "set type = 'slurm' or remove them")
+        if self.type == "slurm" and self.walltime is None:
+            raise ValueError("type = 'slurm' needs walltime, the wall time of one batch job, e.g. walltime = '02:00:00'")
+        return self
+
+
+class AnalysisSpec(_Strict):
+    """Free energies, limiting potentials, scaling relations and volcanoes after the screen (analysis.py)."""
+
+    potential: float = Field(0.0, ge=-5.0, le=5.0, description="V vs RHE for the dG(U) columns")
+    pH: float = Field(0.0, ge=-2.0, le=16.0)
+    temperature: float = Field(298.15, gt=0.0, le=2000.0, description="K")
+    corrections: str = Field("computed", description="computed | table | none | path to a corrections JSON table")
+    nitrate_reference: Literal["equilibrium", "hno3"] = "equilibrium"
+    equilibrium_potential: float | None = Field(None, ge=-2.0, le=3.0, description="V vs RHE at pH 0 (override)")
+    descriptors: list[str] = Field(default_factory=lambda: ["*N", "*NO3"], min_length=1, max_length=2)
+    use_flagged: bool = Field(False, description="also use sites flagged by the geometry checks (marked in outputs)")
+
+    @field_validator("corrections")
+    @classmethod
+    def _corr(cls, v):
+        if v not in ("computed", "table", "none") and not Path(v).is_file():
+            raise ValueError(f"{v!r}: use 'computed', 'table', 'none' or the path of a corrections JSON table "
+                             "(schema: src/descriptors/data/free_energy_corrections.json)")
+        return v
+
+    @field_validator("descriptors")
+    @classmethod
+    def _desc(cls, v):
+        from .analysis import _species
+
+        return [_species(d, "descriptors") for d in v]
+
+    def settings(self):
+        from .analysis import AnalysisSettings
+
+        return AnalysisSettings(self.potential, self.pH, self.temperature, self.corrections, self.nitrate_reference,
+                                self.equilibrium_potential, tuple(self.descriptors), self.use_flagged)
 
 
 class Spec(_Strict):
@@ -196,6 +297,19 @@ class Spec(_Strict):
     relax: RelaxSpec = Field(default_factory=RelaxSpec)
     placement: PlacementSpec = Field(default_factory=PlacementSpec)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    verify: VerifySpec | None = None
+    db: str | None = Field(None, description="result database: a path (SQLite) or postgresql://user:pw@host/db")
+    analysis: AnalysisSpec | None = None  # run analysis.py at the end of the screen
+
+    @field_validator("db")
+    @classmethod
+    def _db(cls, v):
+        if v is None:
+            return v
+        if "://" in v and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"{v!r}: give a file path (SQLite) or a postgresql://user:password@host:port/dbname URL")
+        return v
 
     @field_validator("adsorbates")
     @classmethod
@@ -260,6 +374,17 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> Spec:
         check_elements(setting, ads_symbols | {"H", "N", "O"}, where="adsorbates")
     except UnsupportedElementsError as err:
         raise SpecError(f"invalid spec {source}:\n  {err}") from None
+    if spec.verify is not None:  # the expensive level must treat the same elements
+        try:
+            vset = spec.verify.calculator.setting()
+            if vset.hash == setting.hash:
+                raise ValueError(f"verify.calculator: same calculator and parameters as [calculator] ({vset.label()}); "
+                                 "name a more expensive one, e.g. name = 'gfn1-xtb', or remove [verify]")
+            symbols = {e for m in models for e in m.elements} | ads_symbols | {"H", "N", "O"}
+            check_elements(vset, symbols, where="verify.calculator")
+        except ValueError as err:
+            msg = str(err)
+            raise SpecError(f"invalid spec {source}:\n  {'verify.' if msg.startswith('calculator.') else ''}{msg}") from None
     return spec
 
 

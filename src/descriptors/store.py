@@ -1,4 +1,4 @@
-"""Result store: an ASE database (SQLite by default) keyed by job identity.
+"""Result store: an ASE database (SQLite by default, PostgreSQL by URL) keyed by job identity.
 
 Every row is a relaxed (or, for failures, the initial) structure with key-value pairs so that
 ``ase db`` works on it, e.g. ``ase db results/quickstart/screen.db kind=adsorbate,catalyst=Cu(100)``.
@@ -15,7 +15,7 @@ import ase.db
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-__all__ = ["Store", "STATUS_OK", "STATUS_FAILED", "STATUS_UNCONVERGED"]
+__all__ = ["Store", "STATUS_OK", "STATUS_FAILED", "STATUS_UNCONVERGED", "is_url", "redact"]
 
 STATUS_OK = "ok"
 STATUS_UNCONVERGED = "unconverged"  # optimizer hit its step limit; energy kept, flagged
@@ -34,6 +34,10 @@ def _kvp(meta: dict[str, Any]) -> dict[str, Any]:
             k = f"{k}_"
         if isinstance(v, bool):
             out[k] = v
+        elif isinstance(v, str) and k.endswith("hash"):
+            from .jobs import text_hash  # e.g. a calculator hash that reads as a number
+
+            out[k] = text_hash(v)
         elif isinstance(v, (int, float, str)):
             out[k] = v
         else:
@@ -41,13 +45,59 @@ def _kvp(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def is_url(location: str | Path) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def connect(location: str | Path):
+    """``ase.db.connect`` for a SQLite path or a PostgreSQL URL, with a clear error if the driver is missing."""
+    if is_url(location):
+        url = "postgresql://" + str(location).split("://", 1)[1]
+        try:
+            import ase_db_backends  # noqa: F401  (ASE >= 3.24 finds its PostgreSQL backend here)
+            import psycopg2  # noqa: F401
+        except ImportError as err:
+            raise RuntimeError(
+                f"db {redact(url)}: PostgreSQL needs the ase-db-backends and psycopg2-binary packages "
+                f"({err}); install them with: pip install 'no3rr-descriptors[postgres]'") from None
+        return ase.db.connect(url)
+    path = Path(location)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return ase.db.connect(str(path), append=True)
+
+
+def redact(location: str | Path) -> str:
+    """A db location fit for logs: the password of a URL replaced by ***."""
+    text = str(location)
+    if is_url(text) and "@" in text:
+        scheme, rest = text.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        if ":" in cred:
+            cred = cred.split(":", 1)[0] + ":***"
+        return f"{scheme}://{cred}@{host}"
+    return text
+
+
 class Store:
-    """Thin wrapper over ``ase.db`` with job-identity lookups."""
+    """Thin wrapper over ``ase.db`` with job-identity lookups (SQLite file or PostgreSQL URL)."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = ase.db.connect(str(self.path), append=True)
+        self.location = str(path)
+        self.is_url = is_url(path)
+        self.path = None if self.is_url else Path(path)
+        self.db = connect(path)
+
+    def __str__(self) -> str:
+        return redact(self.location)
+
+    def statuses(self) -> dict[str, str]:
+        """job_id -> status of every stored job, in one pass (no data blobs read)."""
+        out: dict[str, str] = {}
+        for r in self.db.select(include_data=False):
+            jid = r.get("job_id")
+            if jid is not None:
+                out[jid] = r.get("status")
+        return out
 
     # -- lookups -----------------------------------------------------------------
     def get(self, job_id: str):

@@ -1,0 +1,354 @@
+"""``python -m benchmarks``: where the time goes, how it scales, against the tools users would pick.
+
+    python -m benchmarks [--quick] [--out FILE.json] [--only NAME[,NAME]] [--spec SPEC.toml]
+
+Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory.  Each figure is a
+ratio or a per-job number measured within one run, so that it survives a loaded machine; the
+load average (``os.getloadavg``) before and after every screen is in the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import cases
+from .screens import REPO, measure_screen
+
+NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory")
+DEFAULT_OUT = REPO / "results" / "benchmarks.json"
+
+
+class _Clock:
+    def __init__(self, quiet: bool):
+        self.t0 = time.perf_counter()
+        self.quiet = quiet
+
+    def __call__(self, msg: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _meta(args, argv) -> dict[str, Any]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [{"api": i.get("internal_api"), "threads": i.get("num_threads")} for i in threadpool_info()]
+    except Exception:  # informational only
+        blas = []
+    return {
+        "command": "python -m benchmarks " + " ".join(argv),
+        "mode": "quick" if args.quick else "full",
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "load_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": commit,
+        "versions": {d: _version(d) for d in ("no3rr-descriptors", "ase", "numpy", "scipy", "tblite", "pymatgen",
+                                                "parsl", "psutil")},
+        "threadpools": blas,
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+                if k in os.environ},
+    }
+
+
+def _parse_only(value: str | None) -> list[str]:
+    if not value:
+        return list(NAMES)
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [n for n in names if n not in NAMES]
+    if bad:
+        raise SystemExit(f"--only: unknown benchmark(s) {', '.join(bad)}; choose from {', '.join(NAMES)}")
+    return names
+
+
+class Runner:
+    """Runs each screen at most once and shares it between the benchmarks that need it."""
+
+    def __init__(self, workdir: Path, quick: bool, spec_path: str | None, main_workers: int | None, log):
+        self.workdir = workdir
+        self.quick = quick
+        self.spec_path = spec_path
+        self.main_workers = main_workers
+        self.log = log
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.specs: dict[str, dict[str, Any]] = {}
+
+    def _run(self, key: str, spec: dict[str, Any], workers: int, out: Path | None = None) -> dict[str, Any]:
+        if key not in self.runs:
+            self.log(f"screen {key}: {spec['name']} with {workers} worker(s) ...")
+            out = out or (self.workdir / key)
+            r = measure_screen(spec, out, workers, key)
+            r["spec"] = spec["name"]
+            self.runs[key] = r
+            self.log(f"screen {key}: {r['jobs_computed']} jobs, {r['wall_s']:.1f} s, {r['calls']} calls")
+        return self.runs[key]
+
+    def main(self) -> dict[str, Any]:
+        spec = cases.emt_main(self.quick, self.spec_path)
+        w = self.main_workers or min(int(spec.get("execution", {}).get("workers", 2)), os.cpu_count() or 1)
+        if self.quick or self.spec_path:
+            return self.parallel(w)
+        return self._run(f"emt-w{w}", spec, w)
+
+    def parallel(self, workers: int) -> dict[str, Any]:
+        spec = cases.emt_parallel(self.quick, self.spec_path)
+        return self._run(f"emt-par-w{workers}", spec, workers)
+
+    def xtb(self) -> dict[str, Any]:
+        return self._run("xtb-w1", cases.xtb_small(self.quick), 1)
+
+    def resume(self) -> dict[str, Any]:
+        first = self.main()
+        key = f"{first['label']}-resume"
+        if key not in self.runs:
+            spec = next(s for s in (cases.emt_main(self.quick, self.spec_path), cases.emt_parallel(self.quick, self.spec_path))
+                        if s["name"] == first["spec"])
+            self.log(f"screen {key}: re-run of {first['label']} ...")
+            r = measure_screen(spec, Path(first["out"]), first["workers"], key)
+            r["spec"] = spec["name"]
+            self.runs[key] = r
+        return self.runs[key]
+
+
+# ------------------------------------------------------------------------------------------------
+# the figures
+# ------------------------------------------------------------------------------------------------
+def _overhead_row(r: dict[str, Any]) -> dict[str, Any]:
+    keys = ("label", "spec", "workers", "jobs_computed", "calls", "wall_s", "calc_s", "job_s", "wall_over_calc",
+            "core_over_calc", "overhead_ms_per_job", "in_job_overhead_ms_per_job", "driver_overhead_ms_per_job",
+            "calc_ms_per_call", "calls_per_job", "jobs_per_s", "cpu_total_s", "calc_cpu_s", "cpu_over_calc_cpu",
+            "cpu_overhead_ms_per_job", "cpu_utilisation", "driver_s", "load_before", "load_after")
+    return {k: r.get(k) for k in keys}
+
+
+def bench_overhead(run: Runner) -> dict[str, Any]:
+    rows = [run.main(), run.xtb()]
+    return {"runs": [_overhead_row(r) for r in rows]}
+
+
+def bench_parallel(run: Runner) -> dict[str, Any]:
+    r1, r2 = run.parallel(1), run.parallel(2)
+    same = r1["jobs_computed"] == r2["jobs_computed"] and r1["calls"] == r2["calls"]
+    speedup = r1["wall_s"] / r2["wall_s"] if r2["wall_s"] else None
+    return {
+        "spec": r1["spec"],
+        "jobs": r1["jobs_computed"],
+        "same_jobs_and_calls": same,
+        "throughput_jobs_per_s": {"1": r1["jobs_per_s"], "2": r2["jobs_per_s"]},
+        "wall_s": {"1": r1["wall_s"], "2": r2["wall_s"]},
+        "calls": {"1": r1["calls"], "2": r2["calls"]},
+        "speedup": round(speedup, 3) if speedup else None,
+        "efficiency": round(speedup / 2, 3) if speedup else None,
+        "in_job_overhead_ms_per_job": {"1": r1["in_job_overhead_ms_per_job"], "2": r2["in_job_overhead_ms_per_job"]},
+        "calc_ms_per_call": {"1": r1["calc_ms_per_call"], "2": r2["calc_ms_per_call"]},
+        "load": {"1": r1["load_before"] + r1["load_after"], "2": r2["load_before"] + r2["load_after"]},
+    }
+
+
+def bench_resume(run: Runner) -> dict[str, Any]:
+    first = run.main()
+    again = run.resume()
+    stored = again["jobs_reused"]
+    return {
+        "spec": first["spec"],
+        "first_run": {"jobs_computed": first["jobs_computed"], "wall_s": first["wall_s"], "calls": first["calls"]},
+        "resume_calls": again["calls"],
+        "resume_jobs_computed": again["jobs_computed"],
+        "resume_jobs_reused": stored,
+        "resume_wall_s": again["wall_s"],
+        "resume_ms_per_stored_job": round(1e3 * again["wall_s"] / stored, 2) if stored else None,
+        "resume_over_first_wall": round(again["wall_s"] / first["wall_s"], 4) if first["wall_s"] else None,
+        "resume_driver_s": again["driver_s"],
+    }
+
+
+def bench_memory(run: Runner) -> dict[str, Any]:
+    if not run.runs:
+        run.main()
+    return {"runs": [{"label": r["label"], "workers": r["workers"], "jobs_computed": r["jobs_computed"], **r["memory"]}
+                     for r in run.runs.values()]}
+
+
+def bench_relax(quick: bool, log) -> dict[str, Any]:
+    from .optimizers import run_relax
+
+    s = cases.relax_structures(quick)
+    return run_relax(s["metals"], s["facets"], s["adsorbates"], progress=None)
+
+
+def bench_sites(quick: bool, log) -> dict[str, Any]:
+    from .sitefinding import run_sites
+
+    return run_sites(cases.site_slabs(quick), repeats=1 if quick else 2, progress=log)
+
+
+# ------------------------------------------------------------------------------------------------
+# the table
+# ------------------------------------------------------------------------------------------------
+def _fmt(v, nd=2) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def render(result: dict[str, Any]) -> str:
+    b = result["benchmarks"]
+    m = result["meta"]
+    out = [f"no3rr benchmarks ({m['mode']}), {m['cpus']} CPUs, load {m['load_start']} -> {m.get('load_end')}, "
+           f"total {m.get('total_s', 0):.0f} s"]
+    if "overhead" in b:
+        out += ["", "Overhead: wall / time inside the calculator, per-job overhead (ms)",
+                _table(["run", "workers", "jobs", "calls", "wall s", "calc s", "wall/calc", "core-s/calc",
+                        "ovh ms/job", "in-job ms", "driver ms", "calc ms/call", "cpu/calc-cpu", "cpu ovh ms/job",
+                        "cpu util"],
+                       [[r["label"], r["workers"], r["jobs_computed"], r["calls"], r["wall_s"], r["calc_s"],
+                         r["wall_over_calc"], r["core_over_calc"], r["overhead_ms_per_job"],
+                         r["in_job_overhead_ms_per_job"], r["driver_overhead_ms_per_job"], r["calc_ms_per_call"],
+                         r["cpu_over_calc_cpu"], r["cpu_overhead_ms_per_job"], r["cpu_utilisation"]]
+                        for r in b["overhead"]["runs"]]),
+                "(in-job: optimizer and calculator set-up inside the jobs; driver: everything else; cpu util = "
+                "CPU seconds / (wall x workers), low when the machine is loaded)"]
+    if "parallel" in b:
+        p = b["parallel"]
+        out += ["", f"Parallel efficiency ({p['spec']}, {p['jobs']} jobs, same jobs/calls: {p['same_jobs_and_calls']})",
+                _table(["workers", "wall s", "jobs/s", "calls", "in-job ms/job", "calc ms/call"],
+                       [[w, p["wall_s"][w], p["throughput_jobs_per_s"][w], p["calls"][w],
+                         p["in_job_overhead_ms_per_job"][w], p["calc_ms_per_call"][w]] for w in ("1", "2")]),
+                f"speed-up {_fmt(p['speedup'])}, efficiency (speed-up / workers) {_fmt(p['efficiency'])}"]
+    if "resume" in b:
+        r = b["resume"]
+        out += ["", f"Resume ({r['spec']}): {r['resume_calls']} calculator calls, {r['resume_jobs_computed']} jobs "
+                    f"computed, {r['resume_jobs_reused']} reused in {_fmt(r['resume_wall_s'])} s "
+                    f"({_fmt(r['resume_ms_per_stored_job'])} ms per stored job, "
+                    f"{_fmt(100 * (r['resume_over_first_wall'] or 0), 1)} % of the first run)"]
+    if "relax" in b:
+        x = b["relax"]
+        s = x["summary"]
+        out += ["", f"Calculator calls per relaxation ({x['relaxations']} placed configurations, {x['calculator']}, "
+                    f"fmax {x['default']['fmax']}; dE against ASE BFGS from the same geometry)",
+                _table(["method", "n", "calls", "mean", "median", "vs default", "converged", "other min",
+                        "max|dE| eV", "opt ms/call", "s"],
+                       [[k, v["relaxations"], v["calls_total"], v["calls_mean"], v["calls_median"], v["calls_vs_default"],
+                         v["converged"], v.get("other_minimum"), v.get("dE_vs_ase_bfgs_max_abs_eV"),
+                         v["optimizer_ms_per_call"], v["seconds_total"]] for k, v in s.items()]),
+                f"fewest calls with no more other minima than BFGS: {x['fewest_calls_same_minima']}"]
+    if "sites" in b:
+        s = b["sites"]
+        rows = []
+        for r in s["slabs"]:
+            o, p = r["ours"], r.get("pymatgen", {})
+            rows.append([r["catalyst"], o["sites"], json.dumps(o["site_geometry"]).replace('"', ""), o["configurations"],
+                         o["sites_s"], o["sites_and_configurations_s"], p.get("sites"),
+                         json.dumps(p.get("site_geometry")).replace('"', "") if p else "-",
+                         json.dumps(p.get("site_labels")).replace('"', "") if p else "-",
+                         p.get("configurations"), p.get("sites_s"), p.get("generate_adsorption_structures_s")])
+        out += ["", f"Site finding and placement: descriptors vs pymatgen AdsorbateSiteFinder "
+                    f"({len(s['adsorbates'])} adsorbates; geometry = atoms at the nearest lateral distance)",
+                _table(["slab", "sites", "by geometry", "configs", "sites s", "all s", "pmg sites", "pmg by geometry",
+                        "pmg labels", "pmg configs", "pmg sites s", "pmg all s"], rows)]
+        if s.get("pymatgen"):
+            out.append(f"time pymatgen/ours: sites {_fmt(s['sites_time_ratio_pymatgen_over_ours'])}, "
+                       f"sites+configurations {_fmt(s['configs_time_ratio_pymatgen_over_ours'])}; "
+                       f"same sites by geometry on {s['slabs_with_same_sites_by_geometry']}/{len(s['slabs'])} slabs")
+        else:
+            out.append(s.get("note", ""))
+    run_list = list(result.get("runs", {}).values())
+    if "memory" in b:
+        out += ["", "Peak memory (MB): driver and workers",
+                _table(["run", "workers", "driver peak", "largest other peak", "sum RSS", "sum PSS", "processes"],
+                       [[r["label"], r["workers"], r["driver_peak_mb"], r["worker_peak_mb"], r["rss_total_mb"],
+                         r["pss_total_mb"], r["processes_max"]] for r in b["memory"]["runs"]]),
+                "(peaks: VmHWM of the driver and of the largest other process: Parsl interchange, pool, workers; "
+                "sums: sampled every 0.2 s over all the screen's processes)",
+                "", "CPU seconds by process (driver: getrusage; others: psutil samples)",
+                _table(["run", "process", "count", "cpu s", "peak MB"],
+                       [[r["label"], "driver", 1, r["cpu_s"]["driver"], r["memory"]["driver_peak_mb"]]
+                        for r in run_list] +
+                       [[r["label"], role, v["processes"], v["cpu_s"], v["peak_mb_max"]]
+                        for r in run_list for role, v in r.get("other_processes", {}).items()])]
+    return "\n".join(out)
+
+
+def _write(out: Path, result: dict[str, Any], run: Runner, t0: float) -> None:
+    result["runs"] = run.runs
+    result["meta"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["meta"]["total_s"] = round(time.perf_counter() - t0, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small cases, about 2 minutes on 2 cores")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help=f"JSON file to write (default {DEFAULT_OUT})")
+    ap.add_argument("--only", default=None, help=f"comma-separated subset of: {', '.join(NAMES)}")
+    ap.add_argument("--spec", default=None, help="EMT screen for overhead/parallel/resume/memory instead of the quick start")
+    ap.add_argument("--workers", type=int, default=None, help="workers of the main screen (default: the spec's)")
+    ap.add_argument("--workdir", default=None, help="where the screens write (default: a temporary directory, removed)")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = ap.parse_args(argv)
+    names = _parse_only(args.only)
+    if args.spec and not Path(args.spec).is_file():
+        raise SystemExit(f"--spec: {args.spec!r} not found; give an EMT spec file, e.g. workflows/quickstart.toml")
+    log = _Clock(args.quiet)
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="no3rr-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"meta": _meta(args, argv), "benchmarks": {}}
+    run = Runner(workdir, args.quick, args.spec, args.workers, log)
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    try:
+        for name in ("relax", "sites", "overhead", "parallel", "resume", "memory"):  # cheap in-process ones first
+            if name not in names:
+                continue
+            log(f"benchmark {name}")
+            if name == "relax":
+                result["benchmarks"][name] = bench_relax(args.quick, log)
+            elif name == "sites":
+                result["benchmarks"][name] = bench_sites(args.quick, log)
+            else:
+                result["benchmarks"][name] = globals()[f"bench_{name}"](run)
+            _write(out, result, run, t0)  # a benchmark interrupted later keeps the figures so far
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    _write(out, result, run, t0)
+    print(render(result))
+    print(f"\nwritten: {out}")
+    return 0

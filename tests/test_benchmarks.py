@@ -1,0 +1,126 @@
+"""Benchmarks (python -m benchmarks): the figures exist, the counts agree with an independent count,
+resume makes zero calculator calls, and the site comparison with pymatgen agrees on geometry."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from ase.db import connect
+
+from conftest import require
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks import callcount  # noqa: E402
+from benchmarks.cli import main  # noqa: E402
+
+TINY = textwrap.dedent("""
+    name = "bench-tiny"
+    adsorbates = ["H"]
+    [[catalysts]]
+    type = "slab"
+    metals = ["Cu"]
+    facets = ["111"]
+    size = [2, 2]
+    layers = 3
+    fixed_layers = 1
+    vacuum = 6.0
+    lattice_constant = "experimental"
+    [calculator]
+    name = "emt"
+    [relax]
+    optimizer = "BFGS"
+    fmax = 0.05
+    steps = 100
+""")
+
+
+def test_callcount_counts_calls_in_spawned_worker_processes(tmp_path):
+    """Calls made in fresh interpreters (spawn pool, as Parsl workers) are counted, cache hits are not."""
+    script = tmp_path / "work.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        def f(i):
+            from ase.build import fcc111
+            from ase.calculators.emt import EMT
+            a = fcc111("Cu", (2, 2, 3), vacuum=5.0)
+            a.calc = EMT()
+            a.get_potential_energy(); a.get_forces(); a.get_potential_energy()   # one real call
+            a.positions[0, 2] += 0.1
+            a.get_forces()                                                          # a second one
+            return 2
+
+        if __name__ == "__main__":
+            with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+                print(sum(pool.map(f, range(3))))
+    """))
+    calls = tmp_path / "calls"
+    proc = subprocess.run([sys.executable, str(script)], env=callcount.subprocess_env(calls), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = callcount.read(calls)
+    assert got["calls"] == int(proc.stdout.split()[-1]) == 6
+    assert set(got["by_class"]) == {"EMT"} and got["seconds"] > 0
+
+
+def test_quick_resume_and_overhead_json(tmp_path):
+    """A tiny screen, then its re-run: the JSON carries the figures and the resume makes no call."""
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY)
+    out = tmp_path / "bench.json"
+    work = tmp_path / "work"
+    assert main(["--quick", "--only", "resume,memory", "--spec", str(spec), "--workers", "1",
+                 "--out", str(out), "--workdir", str(work), "--quiet"]) == 0
+    res = json.loads(out.read_text())
+    assert res["meta"]["mode"] == "quick" and len(res["meta"]["load_start"]) == 3
+    r = res["benchmarks"]["resume"]
+    assert r["resume_calls"] == 0 and r["resume_jobs_computed"] == 0
+    first = next(v for k, v in res["runs"].items() if not k.endswith("resume"))
+    assert r["resume_jobs_reused"] == first["jobs_computed"] > 0
+    # calls counted from outside == an independent count from the store: BFGS evaluates the start
+    # geometry and once per step (the final energy is a cache hit)
+    rows = list(connect(Path(first["out"]) / "screen.db").select())
+    assert len(rows) == first["jobs_computed"]
+    assert first["calls"] == sum(row.steps + 1 for row in rows)
+    # serial run: the calculator is inside the jobs, the jobs inside the wall time
+    assert 0 < first["calc_s"] <= first["job_s"] <= first["wall_s"]
+    assert first["wall_over_calc"] >= 1.0 and first["overhead_ms_per_job"] > 0
+    mem = res["benchmarks"]["memory"]["runs"]
+    assert all(m["driver_peak_mb"] > 10 for m in mem)
+
+
+def test_default_relaxation_makes_the_calls_of_ase_bfgs():
+    """The package's relax() adds no calculator call to ASE's BFGS from the same geometry."""
+    from benchmarks.optimizers import run_relax
+
+    res = run_relax(["Cu"], ["111"], ["H"], optimizers=["BFGS", "LBFGS"], naive=False)
+    assert res["relaxations"] == 4  # H on top, bridge, fcc, hcp
+    for row in res["rows"]:
+        d, b = row["default"], row["ASE BFGS"]
+        assert d["calls"] == b["calls"] == d["steps"] + 1
+        assert d["energy"] == pytest.approx(b["energy"], abs=1e-8)
+    s = res["summary"]
+    assert s["default"]["calls_vs_default"] == 1.0 and s["ASE LBFGS"]["relaxations"] == 4
+
+
+def test_sites_agree_with_pymatgen_by_geometry():
+    from benchmarks.sitefinding import pymatgen_available, run_sites
+
+    require(pymatgen_available(), "pymatgen", "pip install -e '.[bench]'")
+    block = {"catalysts": [{"type": "slab", "metals": ["Cu"], "facets": ["100", "111"], "size": [2, 2],
+                            "layers": 3, "fixed_layers": 1, "vacuum": 6.0, "lattice_constant": "experimental"}],
+             "adsorbates": ["H", "NO"]}
+    res = run_sites(block, repeats=1)
+    geo = {r["catalyst"]: r["ours"]["site_geometry"] for r in res["slabs"]}
+    # top (1 atom), bridge (2), four-fold hollow on (100); fcc and hcp three-fold hollows on (111)
+    assert geo == {"Cu(100)": {"1": 1, "2": 1, "4": 1}, "Cu(111)": {"1": 1, "2": 1, "3": 2}}
+    for r in res["slabs"]:
+        assert r["same_sites_by_geometry"], r
+        assert r["pymatgen"]["configurations"] == r["pymatgen"]["sites"] * 2
+        assert r["ours"]["configurations"] == 2 * r["ours"]["sites"]  # H and NO go on every site kind

@@ -1,0 +1,68 @@
+"""The store on a real PostgreSQL server: a screen writes to it, resume and status read it, lookup
+returns what the SQLite store of the same screen returns.
+
+URL from NO3RR_TEST_POSTGRES_URL (default: the role/db that scripts/setup.sh --full creates).
+"""
+
+import json
+import os
+
+import pytest
+from conftest import require
+
+from descriptors.cli import main
+from descriptors.screen import run_screen
+from descriptors.spec import parse_spec
+from descriptors.status import summarize
+from descriptors.store import Store
+
+URL = os.environ.get("NO3RR_TEST_POSTGRES_URL", "postgresql://no3rr:no3rr@localhost:5432/no3rr_test")
+
+
+def _connect():
+    try:
+        store = Store(URL)
+        store.count()
+        return store, None
+    except Exception as err:  # no driver, no server, wrong credentials
+        return None, f"{type(err).__name__}: {err}"
+
+
+def test_screen_writes_to_postgres_and_lookup_reads_it(tmp_path, capsys):
+    store, why = _connect()
+    require(store is not None, f"PostgreSQL at {URL} ({why})",
+            "bash scripts/setup.sh --full installs the driver and starts the server; or set NO3RR_TEST_POSTGRES_URL")
+    ids = [r.id for r in store.select(include_data=False)]
+    if ids:  # a clean test database: resume would otherwise reuse an earlier run's rows
+        store.db.delete(ids)
+    spec = parse_spec({
+        "name": "pg-test", "adsorbates": ["O", "NO"],
+        "catalysts": [{"type": "slab", "metals": ["Cu"], "facets": ["100"], "size": [2, 2], "layers": 3,
+                       "fixed_layers": 1, "lattice_constant": "experimental"}],
+        "calculator": {"name": "emt"}, "relax": {"fmax": 0.05, "steps": 100},
+        "db": URL,
+    })
+    res = run_screen(spec, out=tmp_path / "pg", engine="serial", progress=False, quiet=True)
+    n = sum(res.stats["jobs"].values())
+    assert res.stats["computed"] == n == store.count() and res.db == URL
+    # resume on PostgreSQL: nothing recomputed
+    res2 = run_screen(spec, out=tmp_path / "pg", engine="serial", progress=False, quiet=True)
+    assert res2.stats["computed"] == 0 and res2.stats["reused"] == n and store.count() == n
+    # status reads the plan and the PostgreSQL store
+    s = summarize(tmp_path / "pg")
+    assert s["complete"] and not s["pending"] and len(s["done"]) + len(s["unconverged"]) == n
+    assert "***" in s["db"] and "no3rr:no3rr@" not in s["db"]  # password not echoed
+    # the same screen on SQLite gives the same rows
+    ref = run_screen(spec, out=tmp_path / "sqlite", db=str(tmp_path / "sqlite" / "screen.db"), engine="serial",
+                     progress=False, quiet=True)
+    sq = Store(ref.db)
+    for r in store.select(kind="adsorbate"):
+        assert sq.get(r.job_id).e_ads == pytest.approx(r.e_ads, abs=1e-9)
+    # lookup reads from PostgreSQL: same answer as from SQLite
+    for adsorbate in ("O", "NO"):
+        got = []
+        for db in (URL, str(ref.db)):
+            assert main(["lookup", "--db", db, "--catalyst", "Cu(100)", "--adsorbate", adsorbate, "--json"]) == 0
+            got.append(json.loads(capsys.readouterr().out))
+        assert got[0]["site"] == got[1]["site"] and got[0]["E_ads_eV"] == pytest.approx(got[1]["E_ads_eV"])
+        assert got[0]["calculator_settings"]["name"] == "emt"

@@ -184,6 +184,7 @@ def bench_resume(run: Runner) -> dict[str, Any]:
         "resume_ms_per_stored_job": round(1e3 * again["wall_s"] / stored, 2) if stored else None,
         "resume_over_first_wall": round(again["wall_s"] / first["wall_s"], 4) if first["wall_s"] else None,
         "resume_driver_s": again["driver_s"],
+        "resume_cpu_s": again["cpu_s"],
     }
 
 
@@ -241,7 +242,10 @@ def render(result: dict[str, Any]) -> str:
                          r["cpu_over_calc_cpu"], r["cpu_overhead_ms_per_job"], r["cpu_utilisation"]]
                         for r in b["overhead"]["runs"]]),
                 "(in-job: optimizer and calculator set-up inside the jobs; driver: everything else; cpu util = "
-                "CPU seconds / (wall x workers), low when the machine is loaded)"]
+                "CPU seconds / (wall x workers), low when the machine is loaded)"] + [
+                f"  {r['label']} driver stages (s): " + ", ".join(f"{k} {v['seconds']:.1f} ({v['calls']}x)"
+                                                          for k, v in (r.get("driver_s") or {}).items())
+                for r in b["overhead"]["runs"]]
     if "parallel" in b:
         p = b["parallel"]
         out += ["", f"Parallel efficiency ({p['spec']}, {p['jobs']} jobs, same jobs/calls: {p['same_jobs_and_calls']})",
@@ -254,7 +258,8 @@ def render(result: dict[str, Any]) -> str:
         out += ["", f"Resume ({r['spec']}): {r['resume_calls']} calculator calls, {r['resume_jobs_computed']} jobs "
                     f"computed, {r['resume_jobs_reused']} reused in {_fmt(r['resume_wall_s'])} s "
                     f"({_fmt(r['resume_ms_per_stored_job'])} ms per stored job, "
-                    f"{_fmt(100 * (r['resume_over_first_wall'] or 0), 1)} % of the first run)"]
+                    f"{_fmt(100 * (r['resume_over_first_wall'] or 0), 1)} % of the first run)",
+                "  resume driver stages (s): " + ", ".join(f"{k} {v['seconds']:.1f}" for k, v in r["resume_driver_s"].items())]
     if "relax" in b:
         x = b["relax"]
         s = x["summary"]
@@ -293,8 +298,8 @@ def render(result: dict[str, Any]) -> str:
                        [[r["label"], r["workers"], r["driver_peak_mb"], r["worker_peak_mb"], r["rss_total_mb"],
                          r["pss_total_mb"], r["processes_max"]] for r in b["memory"]["runs"]]),
                 "(peaks: VmHWM of the driver and of the largest other process: Parsl interchange, pool, workers; "
-                "sums: sampled every 0.2 s over all the screen's processes)",
-                "", "CPU seconds by process (driver: getrusage; others: psutil samples)",
+                "sums: sampled every 0.5 s over all the screen's processes)",
+                "", "CPU seconds by process (driver: getrusage minus the sampler thread; others: psutil samples)",
                 _table(["run", "process", "count", "cpu s", "peak MB"],
                        [[r["label"], "driver", 1, r["cpu_s"]["driver"], r["memory"]["driver_peak_mb"]]
                         for r in run_list] +

@@ -26,7 +26,7 @@ Figures of one run (``measure_screen``):
   planning, tables) where those functions exist.
 * memory: the driver's peak RSS (VmHWM), the largest peak of the other processes of the screen
   (Parsl interchange, worker pool, workers: VmHWM sampled), ``getrusage`` RUSAGE_SELF /
-  RUSAGE_CHILDREN maxrss, and a psutil sample every 0.2 s of all the screen's processes (peak of
+  RUSAGE_CHILDREN maxrss, and a psutil sample every 0.5 s of all the screen's processes (peak of
   the summed RSS and of the summed PSS, which counts shared pages once).
 """
 
@@ -91,7 +91,9 @@ class PeakMemory(threading.Thread):
     worker pool detached (re-parented to init), so descendants alone would miss the workers.
     """
 
-    def __init__(self, interval: float = 0.2, marker: tuple[str, str] | None = None):
+    own_cpu = 0.0
+
+    def __init__(self, interval: float = 0.5, marker: tuple[str, str] | None = None):
         super().__init__(daemon=True)
         self.interval = interval
         self.marker = marker
@@ -172,9 +174,11 @@ class PeakMemory(threading.Thread):
     def run(self) -> None:
         if not self.available:
             return
+        t = time.thread_time()
         while not self._stop_evt.is_set():
             self.sample()
             self._stop_evt.wait(self.interval)
+        self.own_cpu = time.thread_time() - t  # subtracted from the driver's CPU
 
     def stop(self) -> dict[str, Any]:
         self._stop_evt.set()
@@ -207,6 +211,8 @@ class PeakMemory(threading.Thread):
 # Driver stages timed from outside when they exist (module, attribute path); missing ones are skipped.
 _DRIVER_STAGES = {
     "store_write": ("descriptors.store", "Store.write"),
+    "store_statuses": ("descriptors.store", "Store.statuses"),
+    "analysis": ("descriptors.analysis", "analyze_screen"),
     "plan_adsorbate_jobs": ("descriptors.screen", "plan_adsorbate_jobs"),
     "write_tables": ("descriptors.report", "write_tables"),
 }
@@ -272,7 +278,8 @@ def _child(args: dict[str, Any]) -> dict[str, Any]:
         "wall_s": wall,
         "startup_s": startup,
         "stats": stats,
-        "cpu_s": {"driver": ru_self.ru_utime + ru_self.ru_stime - cpu0_self, "children": children},
+        "cpu_s": {"driver": ru_self.ru_utime + ru_self.ru_stime - cpu0_self - mem.own_cpu, "children": children},
+        "sampler_cpu_s": mem.own_cpu,
         "memory": memory,
         "processes": mem.by_role(),
         "driver_s": {k: {"seconds": round(v[0], 3), "calls": v[1]} for k, v in stages.items()},

@@ -536,10 +536,35 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
                                                  "volcano_2d": summary["volcano_2d"],
                                                  "errors": res.volcano_errors}, indent=2, default=_json_default))
     if plots:
-        from . import plots as P
-
-        paths.update(P.plot_all(res, out))
+        paths.update(_plots_once(res, out, paths["summary_json"].read_text()))
     return paths
+
+
+def _plots_once(res: AnalysisResult, out: Path, summary_text: str) -> dict[str, Path]:
+    """Draw the figures, unless those of exactly this summary are already on disk.
+
+    Drawing is most of the analysis' time (seconds per figure); a resumed screen whose numbers
+    did not change keeps its figures instead of redrawing them.  The key is the SHA-256 of the
+    summary JSON, which holds every number and setting the figures show.
+    """
+    import hashlib
+
+    from . import plots as P
+
+    key = hashlib.sha256(summary_text.encode()).hexdigest()
+    index = out / "figures" / "index.json"
+    if index.is_file():
+        try:
+            old = json.loads(index.read_text())
+        except ValueError:
+            old = {}
+        kept = {k: Path(v) for k, v in old.get("figures", {}).items()}
+        if old.get("summary_sha256") == key and kept and all(p.is_file() for p in kept.values()):
+            return kept
+    drawn = P.plot_all(res, out)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(json.dumps({"summary_sha256": key, "figures": {k: str(v) for k, v in drawn.items()}}, indent=1))
+    return drawn
 
 
 def _json_default(o):

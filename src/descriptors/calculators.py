@@ -28,6 +28,7 @@ clear error naming it when it is missing (``CalculatorUnavailableError``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -70,7 +71,9 @@ class CalculatorUnavailableError(ValueError):
     """The calculator's package, program or data is not installed on this machine."""
 
 
+@functools.lru_cache(maxsize=None)
 def _version(dist: str) -> str:
+    """Installed version of a distribution (cached: read once per process, not once per job)."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:

@@ -159,16 +159,27 @@ class Engine:
 
         try:
             if self.executor is None:
-                for job in todo:
-                    counts["running"] = 1
-                    bar.set_postfix(counts, refresh=True)
-                    outcome = run_job(job.id, job.kind, job.atoms, self.setting, self.relax, traj_dir=self.traj_dir)
-                    self._record(job, outcome, postprocess)
-                    tick(outcome.ok, 0)
+                # one BLAS/OpenMP thread, as in a Parsl worker (executors.worker_entry): the optimizer's
+                # small matrix algebra on competing threads costs more CPU than it saves
+                from threadpoolctl import threadpool_limits
+
+                limits = threadpool_limits(1)
+                try:
+                    self._run_serial(todo, postprocess, bar, counts, tick)
+                finally:
+                    limits.restore_original_limits()
             else:
                 self._run_parsl(todo, postprocess, bar, counts, tick)
         finally:
             bar.close()
+
+    def _run_serial(self, todo, postprocess, bar, counts, tick) -> None:
+        for job in todo:
+            counts["running"] = 1
+            bar.set_postfix(counts, refresh=True)
+            outcome = run_job(job.id, job.kind, job.atoms, self.setting, self.relax, traj_dir=self.traj_dir)
+            self._record(job, outcome, postprocess)
+            tick(outcome.ok, 0)
 
     def _run_parsl(self, todo, postprocess, bar, counts, tick) -> None:
         submitted: dict[Any, tuple[Job, float]] = {}

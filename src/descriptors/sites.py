@@ -402,9 +402,11 @@ def _slab_candidates(atoms: Atoms, surf: np.ndarray, d1: float, merge_tol: float
     for t in range(len(simp)):
         groups.setdefault(find(t), set()).update(int(v) for v in simp[t])
 
+    inv_cell = np.linalg.inv(cell)  # once, not once per edge and triangle
+
     def home(points_idx) -> bool:
         c = pts3[list(points_idx)].mean(axis=0)
-        return bool(np.all(_home_xy(_frac(c[None], cell)[0, :2]) == 0))
+        return bool(np.all(_home_xy((c @ inv_cell)[:2]) == 0))
 
     def members(points_idx):
         return tuple((int(atom_of[p]), tuple(int(v) for v in img_of[p])) for p in points_idx)

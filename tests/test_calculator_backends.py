@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ase.build import bulk, fcc111, fcc100, add_adsorbate, molecule
+from ase.build import add_adsorbate, bulk, fcc111
 from ase.io.espresso import read_fortran_namelist
 
 import descriptors.calculators as calcs

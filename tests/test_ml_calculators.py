@@ -2,7 +2,6 @@
 
 import socket
 
-import numpy as np
 import pytest
 from ase.build import add_adsorbate, fcc111
 from ase.constraints import FixAtoms

@@ -1,6 +1,5 @@
 """GFN1-xTB (tblite) on a small metal slab through the whole pipeline."""
 
-import numpy as np
 import pytest
 
 from descriptors.calculators import CalculatorSetting, make_calculator

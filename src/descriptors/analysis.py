@@ -270,7 +270,7 @@ def _vib_rows(store) -> dict[str, Any]:
 
 def load_store(db, settings: AnalysisSettings) -> Dataset:
     """Best valid site per (catalyst, adsorbate) from a screen database, corrected to free energies."""
-    from .report import best_rows, site_rows
+    from .report import best_rows
     from .store import Store
 
     if isinstance(db, Store):

@@ -203,7 +203,6 @@ def cmd_build(args) -> int:
 
 def cmd_list(args) -> int:
     from .adsorbates import ADSORBATES
-    from .calculators import REGISTRY
 
     if args.what == "adsorbates":
         for a in ADSORBATES.values():

@@ -86,6 +86,24 @@ def gas_jobs(setting: CalculatorSetting, relax: RelaxSettings) -> list[Job]:
     return jobs
 
 
+def run_gas_references(engine, setting: CalculatorSetting, relax: RelaxSettings, desc: str = "gas references"
+                       ) -> tuple[dict[str, float], list[Job]]:
+    """Relax the gas references with ``setting`` (stored jobs are reused); return the atomic
+    chemical potentials of the adsorption-energy convention (references.py) and the jobs."""
+    gjobs = gas_jobs(setting, relax)
+    engine.run(gjobs, desc)
+    gas = {}
+    for j in gjobs:
+        row = engine.store.get(j.id)
+        if row is not None and row.get("status") != STATUS_FAILED:
+            gas[j.meta["molecule"]] = row.energy
+    try:
+        return atomic_potentials(gas), gjobs
+    except KeyError as err:
+        raise RuntimeError(f"gas-phase references with {setting.name} failed ({err}); "
+                           f"see `ase db {engine.store.location} kind=gas,calc={setting.name}`") from None
+
+
 def _lattice(model: CatalystModel, store: Store, bulk_ids: dict) -> tuple[float | None, float | None, dict] | None:
     """Lattice constants for a slab model, or None if its bulk job did not succeed."""
     if model.kind not in ("slab", "saa"):
@@ -260,17 +278,7 @@ def _run_screen(spec, out, workers, retry_failed, progress, quiet, include_flagg
     bjobs = bulk_jobs(models, setting)
     bulk_ids = {(j.meta["metal"], j.recipe["structure"]): j.id for j in bjobs}
     engine.run(bjobs, "bulk lattice")
-    gjobs = gas_jobs(setting, relax)
-    engine.run(gjobs, "gas references")
-    gas = {}
-    for j in gjobs:
-        row = store.get(j.id)
-        if row is not None and row.get("status") != STATUS_FAILED:
-            gas[j.meta["molecule"]] = row.energy
-    try:
-        mu = atomic_potentials(gas)
-    except KeyError as err:
-        raise RuntimeError(f"gas-phase references failed ({err}); see `ase db {store} kind=gas`") from None
+    mu, gjobs = run_gas_references(engine, setting, relax)
 
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
     engine.run(cjobs, "clean models")

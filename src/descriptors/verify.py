@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 from .anomalies import adsorbate_fields, clean_reference, is_excluded, record_clean_check
 from .jobs import Job, JobOutcome
-from .references import CONVENTION_TEXT, atomic_potentials
+from .references import CONVENTION_TEXT
 from .relax import RelaxSettings
 from .store import STATUS_FAILED
 
@@ -97,7 +97,7 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
     ``make_engine(setting, relax_settings)`` builds an Engine on the same store (``Engine.derive``);
     ``log`` receives progress lines.
     """
-    from .screen import gas_jobs  # late import: screen.py imports this module inside run_screen
+    from .screen import run_gas_references  # late import: screen.py imports this module inside run_screen
 
     v = spec.verify
     log = log or (lambda msg: None)
@@ -112,18 +112,7 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
         + (", and every placement (validation)" if v.all else ""))
 
     # gas references, relaxed at the expensive level
-    gjobs = gas_jobs(setting, rx)
-    gas_engine.run(gjobs, "verify: gas references")
-    gas = {}
-    for j in gjobs:
-        row = store.get(j.id)
-        if row is not None and row.get("status") != STATUS_FAILED:
-            gas[j.meta["molecule"]] = row.energy
-    try:
-        mu = atomic_potentials(gas)
-    except KeyError as err:
-        raise RuntimeError(f"verify: gas-phase references with {setting.name} failed ({err}); "
-                           f"see `ase db {store.path} kind=gas,calc={setting.name}`") from None
+    mu, gjobs = run_gas_references(gas_engine, setting, rx, "verify: gas references")
 
     common = {"calculator": setting.as_dict(), "relax": level_relax.as_dict(), "mode": v.mode, "level": LEVEL,
               "code": "descriptors"}

@@ -32,6 +32,7 @@ import numpy as np
 
 from .adsorbates import ADSORBATES, adsorbate_formula_counts
 from .network import ADSORBATE_STATES, FINAL, NitrateReference, PathwayResult, analyze_pathway, state_energies
+from .report import write_csv
 from .thermo import (NO_CORRECTION, Correction, correction_from_vib_row, free_energy_potentials, load_table,
                      plan_vib_jobs)
 
@@ -465,14 +466,6 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in columns})
-
-
 def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> dict[str, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -481,7 +474,7 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
     rows = res.summary_rows()
     cols = SUMMARY_COLUMNS[:5] + [f"G_{d}_eV" for d in s.descriptors] + SUMMARY_COLUMNS[5:]
     paths["summary_csv"] = out / "analysis_summary.csv"
-    _write_csv(paths["summary_csv"], cols, rows)
+    write_csv(paths["summary_csv"], cols, rows)
     # every state and step
     fe = []
     for cat, pw in res.pathways.items():
@@ -496,7 +489,7 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
             fe.append({"catalyst": cat, "kind": "step", "name": st["equation"], "n_e": st["n_e"],
                        "G_or_dG_0_eV": round(st["dG_0"], 4), "dG_U_eV": round(st["dG_U"], 4)})
     paths["free_energies_csv"] = out / "free_energies.csv"
-    _write_csv(paths["free_energies_csv"], ["catalyst", "kind", "name", "n_e", "G_or_dG_0_eV", "dG_U_eV", "E_ads_eV",
+    write_csv(paths["free_energies_csv"], ["catalyst", "kind", "name", "n_e", "G_or_dG_0_eV", "dG_U_eV", "E_ads_eV",
                                             "site", "correction", "correction_dG_eV"], fe)
     fit_rows = []
     for d, fits in list(res.fits.items()) + ([("2D", res.fits_2d)] if res.fits_2d else []):
@@ -511,7 +504,7 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
             fit_rows.append(r)
     fcols = sorted({k for r in fit_rows for k in r}, key=lambda k: (k not in ("descriptor_set", "target", "equation"), k))
     paths["scaling_csv"] = out / "scaling_relations.csv"
-    _write_csv(paths["scaling_csv"], fcols or ["descriptor_set", "target"], fit_rows)
+    write_csv(paths["scaling_csv"], fcols or ["descriptor_set", "target"], fit_rows)
     meta = {
         "calculator": res.dataset.calculator,
         "source": res.dataset.source,

@@ -107,7 +107,8 @@ def best_rows(sites: list[dict[str, Any]], include_flagged: bool = False) -> lis
     return out
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """Rows as CSV with exactly ``columns`` (missing or None values written empty)."""
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         w.writeheader()
@@ -146,8 +147,8 @@ def write_tables(store: Store, out: Path, spec, setting, relax, job_ids: dict[st
         "references": out / "references.csv",
         "readme": out / "README.txt",
     }
-    _write_csv(paths["adsorption_energies"], BEST_COLUMNS, best)
-    _write_csv(paths["all_sites"], SITE_COLUMNS, sites)
+    write_csv(paths["adsorption_energies"], BEST_COLUMNS, best)
+    write_csv(paths["all_sites"], SITE_COLUMNS, sites)
     refs = []
     for kind in ("bulk", "gas", "clean"):
         for jid in job_ids[kind]:
@@ -166,7 +167,7 @@ def write_tables(store: Store, out: Path, spec, setting, relax, job_ids: dict[st
                 "error": r.get("error", ""),
                 "anomaly": r.get("anomaly", ""),
             })
-    _write_csv(paths["references"], ["kind", "name", "status", "E_total_eV", "lattice_a", "calculator",
+    write_csv(paths["references"], ["kind", "name", "status", "E_total_eV", "lattice_a", "calculator",
                                      "settings_hash", "job_id", "error", "anomaly"], refs)
     lines = [
         f"Screen: {spec.name}",

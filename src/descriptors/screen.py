@@ -104,6 +104,29 @@ def run_gas_references(engine, setting: CalculatorSetting, relax: RelaxSettings,
                            f"see `ase db {engine.store.location} kind=gas,calc={setting.name}`") from None
 
 
+def adsorption_record(job: Job, outcome: JobOutcome, e_clean: float, mu: dict[str, float], clean_ref
+                      ) -> dict[str, Any]:
+    """What is stored with a relaxed adsorbate job: its adsorption energy against the atomic
+    references ``mu`` and the clean model's energy ``e_clean``, and the geometry checks against
+    the relaxed clean model ``clean_ref`` (anomalies.py)."""
+    atoms = outcome.result.atoms
+    info = job.atoms.info
+    counts: dict[str, int] = {}
+    for i in info["adsorbate_indices"]:
+        counts[atoms[i].symbol] = counts.get(atoms[i].symbol, 0) + 1
+    e_ads = outcome.result.energy - e_clean - sum(n * mu[s] for s, n in counts.items())
+    extra = {"e_ads": float(e_ads), "reference": "atomic",
+             **adsorbate_fields(atoms, info, clean_ref, job.meta.get("site"))}
+    extra["_data"].update({
+        "convention": CONVENTION_TEXT,
+        "mu": mu,
+        "adsorbate_indices": info["adsorbate_indices"],
+        "binding_indices": info["binding_indices"],
+        "active": info.get("active"),
+    })
+    return extra
+
+
 def _lattice(model: CatalystModel, store: Store, bulk_ids: dict) -> tuple[float | None, float | None, dict] | None:
     """Lattice constants for a slab model, or None if its bulk job did not succeed."""
     if model.kind not in ("slab", "saa"):
@@ -288,22 +311,7 @@ def _run_screen(spec, out, workers, retry_failed, progress, quiet, include_flagg
     engine.run(djobs, "d-band centres", postprocess=dband_post)
 
     def post(job: Job, outcome: JobOutcome) -> dict[str, Any]:
-        atoms = outcome.result.atoms
-        info = job.atoms.info
-        counts: dict[str, int] = {}
-        for i in info["adsorbate_indices"]:
-            counts[atoms[i].symbol] = counts.get(atoms[i].symbol, 0) + 1
-        e_ads = outcome.result.energy - clean_energy[job.parent] - sum(n * mu[s] for s, n in counts.items())
-        extra = {"e_ads": float(e_ads), "reference": "atomic",
-                 **adsorbate_fields(atoms, info, clean_refs[job.parent], job.meta.get("site"))}
-        extra["_data"].update({
-            "convention": CONVENTION_TEXT,
-            "mu": mu,
-            "adsorbate_indices": info["adsorbate_indices"],
-            "binding_indices": info["binding_indices"],
-            "active": info.get("active"),
-        })
-        return extra
+        return adsorption_record(job, outcome, clean_energy[job.parent], mu, clean_refs[job.parent])
 
     ajobs: list[Job] = []
     clean_energy: dict[str, float] = {}

@@ -28,16 +28,16 @@ model.  Outputs: ``verify_sites.csv``, ``verify_best.csv`` and ``verify_summary.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .anomalies import adsorbate_fields, clean_reference, is_excluded, record_clean_check
+from .anomalies import clean_reference, is_excluded, record_clean_check
 from .jobs import Job, JobOutcome
 from .references import CONVENTION_TEXT
 from .relax import RelaxSettings
+from .report import write_csv
 from .store import STATUS_FAILED
 
 __all__ = ["run_verify", "select_top_k", "VerifyResult", "success_rate", "format_summary", "SITES_CSV", "BEST_CSV",
@@ -97,7 +97,7 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
     ``make_engine(setting, relax_settings)`` builds an Engine on the same store (``Engine.derive``);
     ``log`` receives progress lines.
     """
-    from .screen import run_gas_references  # late import: screen.py imports this module inside run_screen
+    from .screen import adsorption_record, run_gas_references  # late import: screen.py imports this module inside run_screen
 
     v = spec.verify
     log = log or (lambda msg: None)
@@ -177,19 +177,8 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
             planned.append(job)
 
     def post(job: Job, outcome: JobOutcome) -> dict[str, Any]:
-        atoms = outcome.result.atoms
-        info = job.atoms.info
-        counts: dict[str, int] = {}
-        for i in info["adsorbate_indices"]:
-            counts[atoms[i].symbol] = counts.get(atoms[i].symbol, 0) + 1
         cid = job.meta["clean_job"]
-        e_ads = outcome.result.energy - clean_energy[cid] - sum(n * mu[s] for s, n in counts.items())
-        extra = {"e_ads": float(e_ads), "reference": "atomic",
-                 **adsorbate_fields(atoms, info, clean_refs[cid], job.meta.get("site"))}
-        extra["_data"].update({"convention": CONVENTION_TEXT, "mu": mu,
-                               "adsorbate_indices": info["adsorbate_indices"],
-                               "binding_indices": info["binding_indices"], "active": info.get("active")})
-        return extra
+        return adsorption_record(job, outcome, clean_energy[cid], mu, clean_refs[cid])
 
     n_top = sum(len(p["top_k"]) for p in pairs if p["verified"])
     log(f"verify: {len(planned)} expensive adsorbate jobs ({n_top} top-{v.top_k}"
@@ -280,12 +269,9 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The columns are every key of the rows, in first-seen order."""
     cols = list(dict.fromkeys(k for r in rows for k in r)) if rows else ["catalyst", "adsorbate"]
-    with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in cols})
+    write_csv(path, cols, rows)
 
 
 def format_summary(summary: dict[str, Any]) -> list[str]:

@@ -71,6 +71,17 @@ class CalculatorUnavailableError(ValueError):
     """The calculator's package, program or data is not installed on this machine."""
 
 
+def text_hash(h: str) -> str:
+    """A hex digest that ase.db keeps as text: one that reads as a number (all digits, or digits
+    around one 'e', e.g. '05024405718e3685') is refused by ase.db, so its first character becomes 'x'.
+    Every other digest is unchanged, so existing identities stay valid."""
+    try:
+        float(h)
+    except ValueError:
+        return h
+    return "x" + h[1:]
+
+
 @functools.lru_cache(maxsize=None)
 def _version(dist: str) -> str:
     """Installed version of a distribution (cached: read once per process, not once per job)."""
@@ -749,38 +760,27 @@ REGISTRY: dict[str, CalculatorInfo] = {
         )
         for name, method in (("gfn1-xtb", "GFN1-xTB"), ("gfn2-xtb", "GFN2-xTB"))
     },
-    "chgnet": CalculatorInfo(
-        name="chgnet",
-        # Deng et al., Nat. Mach. Intell. 5, 1031 (2023)
-        description="CHGNet universal ML potential (MPtrj, PBE/PBE+U)",
-        elements=MPTRJ_ELEMENTS,
-        defaults={"model": "0.3.0"},
-        allowed=frozenset({"model"}),
-        package="chgnet",
-        factory=_chgnet_factory,
-        fidelity="ml",
-        note="universal ML potential trained on bulk PBE data: a pre-screening level, not DFT.",
-        install=ML_INSTALL,
-        validate=_ml_validate("chgnet"),
-        missing=_ml_missing("chgnet"),
-        required=True,
-    ),
-    "sevenn": CalculatorInfo(
-        name="sevenn",
-        # Park et al., J. Chem. Theory Comput. 20, 4857 (2024)
-        description="SevenNet-0 universal ML potential (MPtrj, PBE/PBE+U)",
-        elements=MPTRJ_ELEMENTS,
-        defaults={"model": "7net-0"},
-        allowed=frozenset({"model"}),
-        package="sevenn",
-        factory=_sevenn_factory,
-        fidelity="ml",
-        note="universal ML potential trained on bulk PBE data: a pre-screening level, not DFT.",
-        install=ML_INSTALL,
-        validate=_ml_validate("sevenn"),
-        missing=_ml_missing("sevenn"),
-        required=True,
-    ),
+    **{
+        name: CalculatorInfo(
+            name=name,
+            description=f"{model_name} universal ML potential (MPtrj, PBE/PBE+U)",
+            elements=MPTRJ_ELEMENTS,
+            defaults={"model": model},
+            allowed=frozenset({"model"}),
+            package=name,
+            factory=factory,
+            fidelity="ml",
+            note="universal ML potential trained on bulk PBE data: a pre-screening level, not DFT.",
+            install=ML_INSTALL,
+            validate=_ml_validate(name),
+            missing=_ml_missing(name),
+            required=True,
+        )
+        for name, model_name, model, factory in (
+            ("chgnet", "CHGNet", "0.3.0", _chgnet_factory),  # Deng et al., Nat. Mach. Intell. 5, 1031 (2023)
+            ("sevenn", "SevenNet-0", "7net-0", _sevenn_factory),  # Park et al., JCTC 20, 4857 (2024)
+        )
+    },
     "gpaw": CalculatorInfo(
         name="gpaw",
         description="GPAW PAW DFT (plane waves or LCAO)",
@@ -891,7 +891,7 @@ class CalculatorSetting:
     @property
     def hash(self) -> str:
         blob = json.dumps(self.as_dict(), sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return text_hash(hashlib.sha256(blob.encode()).hexdigest()[:16])  # stored as calc_hash and looked up
 
     def label(self) -> str:
         p = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from .calculators import CalculatorSetting
+from .calculators import CalculatorSetting, text_hash
 from .relax import CalcResult, RelaxSettings, fit_bulk, relax
 
 __all__ = ["Job", "job_id", "structure_hash", "run_job", "JobOutcome", "classify", "trajectory_path"]
@@ -28,17 +28,6 @@ __all__ = ["Job", "job_id", "structure_hash", "run_job", "JobOutcome", "classify
 
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def text_hash(h: str) -> str:
-    """A hex digest that ase.db keeps as text: one that reads as a number (all digits, or digits
-    around one 'e', e.g. '05024405718e3685') is refused by ase.db, so its first character becomes 'x'.
-    Every other digest is unchanged, so existing identities stay valid."""
-    try:
-        float(h)
-    except ValueError:
-        return h
-    return "x" + h[1:]
 
 
 def job_id(recipe: dict[str, Any]) -> str:
@@ -84,6 +73,11 @@ class Job:
             return f"gas {m.get('molecule')}"
         if self.kind == "bulk":
             return f"bulk {m.get('metal')}"
+        if self.kind == "vib":
+            what = m.get("molecule") if m.get("vib_kind") == "gas" else f"{m.get('catalyst')} *{m.get('adsorbate')}"
+            return f"vibrations {what}"
+        if self.kind == "dband":
+            return f"d-band {m.get('catalyst')}"
         return f"clean {m.get('catalyst')}"
 
 

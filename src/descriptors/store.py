@@ -35,7 +35,7 @@ def _kvp(meta: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, bool):
             out[k] = v
         elif isinstance(v, str) and k.endswith("hash"):
-            from .jobs import text_hash  # e.g. a calculator hash that reads as a number
+            from .calculators import text_hash  # any digest-valued key: ase.db refuses numeric-looking text
 
             out[k] = text_hash(v)
         elif isinstance(v, (int, float, str)):

@@ -5,7 +5,7 @@ The initial geometries are exactly what a screen relaxes: the quick start's slab
 the default settings, then every (adsorbate, binding mode, site) configuration from
 ``screen.plan_adsorbate_jobs`` (the default placement).  Each is relaxed with
 
-* ``default``: ``descriptors.relax.relax`` with the spec's default ``[relax]`` (optimizer, fmax,
+* ``default``: ``descriptors.tasks.relax.relax`` with the spec's default ``[relax]`` (optimizer, fmax,
   steps) as a screen runs it;
 * ``ASE <name>``: the ASE optimizer on the same Atoms, same fmax and step limit;
 * ``add_adsorbate 2.0 A + BFGS``: the placement a user would write by hand,
@@ -52,10 +52,10 @@ DIFFERENT_MINIMUM_EV = 0.02
 
 def initial_geometries(metals, facets, adsorbates, setting_name: str = "emt") -> list[dict[str, Any]]:
     """Placed adsorbate configurations on the default-relaxed quick-start slabs."""
-    from descriptors.catalysts import expand_catalysts
-    from descriptors.relax import RelaxSettings, relax
-    from descriptors.screen import clean_jobs, plan_adsorbate_jobs
-    from descriptors.spec import RelaxSpec, parse_spec
+    from descriptors.structures import expand_catalysts
+    from descriptors.tasks.relax import RelaxSettings, relax
+    from descriptors.workflows.stages import clean_jobs, plan_adsorbate_jobs
+    from descriptors.specs import RelaxSpec, parse_spec
 
     from .cases import QUICKSTART, load_toml
 
@@ -78,7 +78,7 @@ def initial_geometries(metals, facets, adsorbates, setting_name: str = "emt") ->
 def _naive_placement(geom: dict[str, Any]):
     """The same adsorbate and site with ase.build.add_adsorbate at 2.0 A (monodentate only)."""
     from ase.build import add_adsorbate
-    from descriptors.adsorbates import ADSORBATES
+    from descriptors.geometry.adsorbates import ADSORBATES
 
     atoms = geom["atoms"]
     info = atoms.info
@@ -98,10 +98,7 @@ def _run(atoms, setting, make_opt, fmax: float, steps: int) -> dict[str, Any]:
     from descriptors.calculators import make_calculator
 
     work = atoms.copy()
-    try:
-        work.calc = make_calculator(setting, periodic=True, atoms=work)
-    except TypeError:  # older signature without atoms
-        work.calc = make_calculator(setting, periodic=True)
+    work.calc = make_calculator(setting, atoms=work)
     c0, s0 = callcount.snapshot()
     t = time.perf_counter()
     dyn = make_opt(work)
@@ -121,7 +118,7 @@ def _run(atoms, setting, make_opt, fmax: float, steps: int) -> dict[str, Any]:
 
 
 def _run_default(atoms, setting, rs) -> dict[str, Any]:
-    from descriptors.relax import relax
+    from descriptors.tasks.relax import relax
 
     c0, s0 = callcount.snapshot()
     t = time.perf_counter()
@@ -160,8 +157,8 @@ def _summary(rows: list[dict[str, Any]], method: str, ref: str, default: str) ->
 
 def run_relax(metals, facets, adsorbates, optimizers: list[str] | None = None, naive: bool = True,
               progress=None) -> dict[str, Any]:
-    from descriptors.relax import RelaxSettings
-    from descriptors.spec import RelaxSpec
+    from descriptors.tasks.relax import RelaxSettings
+    from descriptors.specs import RelaxSpec
 
     callcount.install()  # in-process counter (idempotent)
     from descriptors.calculators import CalculatorSetting

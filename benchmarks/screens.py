@@ -2,7 +2,7 @@
 
 Every screen runs in a fresh child process (``python -m benchmarks.screens``) so that its peak
 memory and its calculator calls are its own.  The child calls the public
-``descriptors.screen.run_screen(spec, out=..., workers=...)`` and nothing deeper; the calls are
+``descriptors.workflows.screen.run_screen(spec, out=..., workers=...)`` and nothing deeper; the calls are
 counted from outside (``benchmarks/callcount.py``), in the driver and in every worker process.
 
 Figures of one run (``measure_screen``):
@@ -210,11 +210,12 @@ class PeakMemory(threading.Thread):
 
 # Driver stages timed from outside when they exist (module, attribute path); missing ones are skipped.
 _DRIVER_STAGES = {
-    "store_write": ("descriptors.store", "Store.write"),
-    "store_statuses": ("descriptors.store", "Store.statuses"),
-    "analysis": ("descriptors.analysis", "analyze_screen"),
-    "plan_adsorbate_jobs": ("descriptors.screen", "plan_adsorbate_jobs"),
-    "write_tables": ("descriptors.report", "write_tables"),
+    "store_write": ("descriptors.store.db", "Store.write"),
+    "store_statuses": ("descriptors.store.db", "Store.statuses"),
+    # patched where run_screen looks them up (it imports them by name)
+    "analysis": ("descriptors.workflows.screen", "analyze_screen"),
+    "plan_adsorbate_jobs": ("descriptors.workflows.screen", "plan_adsorbate_jobs"),
+    "write_tables": ("descriptors.workflows.screen", "write_tables"),
 }
 
 
@@ -247,8 +248,8 @@ def _time_stages() -> dict[str, list[float]]:
 def _child(args: dict[str, Any]) -> dict[str, Any]:
     """Run one screen in this (fresh) process and describe it."""
     t_start = time.perf_counter()
-    from descriptors.screen import run_screen
-    from descriptors.spec import parse_spec
+    from descriptors.workflows.screen import run_screen
+    from descriptors.specs import parse_spec
 
     stages = _time_stages()
     spec = parse_spec(args["spec"], args.get("source", "<benchmark>"))

@@ -1,4 +1,4 @@
-"""Site finding and placement: descriptors.sites/adsorbates against pymatgen's AdsorbateSiteFinder.
+"""Site finding and placement: descriptors.geometry.sites/adsorbates against pymatgen's AdsorbateSiteFinder.
 
 On the same slabs (the quick start's, built by the package and converted with
 ``pymatgen.io.ase.AseAtomsAdaptor``):
@@ -68,8 +68,8 @@ def _best(fn, repeats: int):
 
 
 def _ours(job, atoms, spec, setting, relax, repeats: int) -> dict[str, Any]:
-    from descriptors.screen import plan_adsorbate_jobs
-    from descriptors.sites import find_site_pairs, find_sites, site_position
+    from descriptors.workflows.stages import plan_adsorbate_jobs
+    from descriptors.geometry.sites import find_site_pairs, find_sites, site_position
 
     def sites():
         return find_sites(atoms), find_site_pairs(atoms, max_distance=spec.placement.max_pair_distance)
@@ -99,7 +99,7 @@ def _molecule(ads):
 
 
 def _pymatgen(atoms, adsorbate_names: list[str], repeats: int) -> dict[str, Any]:
-    from descriptors.adsorbates import ADSORBATES
+    from descriptors.geometry.adsorbates import ADSORBATES
     from pymatgen.analysis.adsorption import AdsorbateSiteFinder
     from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -145,14 +145,14 @@ def _pymatgen(atoms, adsorbate_names: list[str], repeats: int) -> dict[str, Any]
 
 def run_sites(block: dict[str, Any], repeats: int = 3, progress=None) -> dict[str, Any]:
     """Both tools on every slab of ``block`` (catalysts, adsorbates, placement of a spec)."""
-    from descriptors.relax import RelaxSettings
-    from descriptors.screen import clean_jobs
-    from descriptors.spec import parse_spec
+    from descriptors.tasks.relax import RelaxSettings
+    from descriptors.workflows.stages import clean_jobs
+    from descriptors.specs import parse_spec
 
     spec = parse_spec({"name": "bench-sites", **block, "calculator": {"name": "emt"}}, "<benchmark sites>")
     setting = spec.calculator.setting()
     relax = RelaxSettings()
-    from descriptors.catalysts import expand_catalysts
+    from descriptors.structures import expand_catalysts
 
     skipped: list[str] = []
     cjobs, ideal = clean_jobs(expand_catalysts(spec), None, {}, setting, relax, skipped)

@@ -4,6 +4,8 @@ import numpy as np
 from ase.geometry import get_distances
 from threadpoolctl import threadpool_limits
 
+from descriptors.geometry.periodic import XY, mic
+
 
 def min_interatomic_distance(atoms):
     _, d = get_distances(atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
@@ -16,6 +18,12 @@ def distances_from(atoms, i):
     d = d[0]
     d[i] = np.inf
     return d
+
+
+def mic_lateral(atoms, p, q):
+    """Minimum-image lateral distance between two points of a slab (periodic in x and y)."""
+    v = mic(np.asarray(q, float) - np.asarray(p, float), atoms.cell.array, XY)
+    return float(np.linalg.norm(v[:2]))
 
 
 def image_distance(atoms, indices):

@@ -3,9 +3,8 @@ import pytest
 from ase.data import atomic_numbers, covalent_radii
 from ase.neighborlist import natural_cutoffs, NeighborList
 
-from descriptors.adsorbates import ADSORBATES, get_adsorbate, place, place_bidentate
-from descriptors.sites import find_site_pairs, find_sites
-from descriptors.slabs import metal_slab
+from descriptors.geometry import ADSORBATES, find_site_pairs, find_sites, get_adsorbate, place, place_bidentate
+from descriptors.structures.slabs import metal_slab
 
 NETWORK = ["NO3", "NO2", "NO", "NOH", "HNO", "N", "NH", "NH2", "NH3", "NH2OH", "O", "OH", "H"]
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from descriptors.analysis import AnalysisSettings, load_csv, run_analysis
+from descriptors.analysis import load_csv, run_analysis
+from descriptors.specs.analysis import AnalysisSettings
 from descriptors.cli import main
-from descriptors.network import FINAL, INITIAL
+from descriptors.analysis.network import FINAL, INITIAL
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "workflows" / "examples"
 
@@ -115,7 +116,7 @@ def test_tiny_emt_screen_ends_with_analysis_and_cli_reuses_vibrations(tmp_path, 
     assert (an / "figures" / "volcano_N.png").is_file()
     apex = json.loads((an / "volcano.json").read_text())["volcanoes_1d"]["*N"]["apex"]
     assert apex["U_L_V"] >= max(float(r["U_L_V"]) for r in rows if r["U_L_V"]) - 1.0
-    from descriptors.store import Store
+    from descriptors.store.db import Store
 
     n_vib = Store(out / "screen.db").count(kind="vib")
     assert n_vib >= 5  # five gas references + adsorbates

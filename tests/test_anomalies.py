@@ -10,18 +10,18 @@ import csv
 import numpy as np
 import pytest
 
-from descriptors import anomalies
-from descriptors.adsorbates import place
-from descriptors.anomalies import (
+from descriptors.geometry import anomalies
+from descriptors.geometry.adsorbates import place
+from descriptors.geometry.anomalies import (
     EXCLUDING_FLAGS, INTERCALATION_DEPTH, check_relaxed, clean_reference, flags, is_excluded, too_close_pairs,
 )
-from descriptors.catalysts import build_model
-from descriptors.report import best_rows, site_rows
-from descriptors.sac import mn4_graphene
-from descriptors.screen import run_screen
-from descriptors.sites import find_sites, site_position
-from descriptors.spec import parse_spec
-from descriptors.store import Store
+from descriptors.structures import build_model
+from descriptors.report.tables import best_rows, site_rows
+from descriptors.structures.sac import mn4_graphene
+from descriptors.workflows.screen import run_screen
+from descriptors.geometry.sites import find_sites, site_position
+from descriptors.specs import parse_spec
+from descriptors.store.db import Store
 
 SLAB = {"kind": "slab", "metal": "Cu", "structure": "fcc", "facet": "111", "size": [2, 2], "layers": 3,
         "vacuum": 6.0, "fixed_layers": 1}

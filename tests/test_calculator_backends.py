@@ -11,8 +11,9 @@ import pytest
 from ase.build import add_adsorbate, bulk, fcc111
 from ase.io.espresso import read_fortran_namelist
 
-import descriptors.calculators as calcs
+from descriptors.calculators import base, espresso, kpoints, ml, vasp
 from descriptors.calculators import (
+    calculator_info,
     CalculatorSetting,
     CalculatorUnavailableError,
     UnsupportedElementsError,
@@ -25,8 +26,8 @@ from descriptors.calculators import (
     vacuum_directions,
 )
 from descriptors.cli import main
-from descriptors.references import gas_molecule
-from descriptors.spec import SpecError, parse_spec
+from descriptors.structures.gas import gas_molecule
+from descriptors.specs import SpecError, parse_spec
 
 
 def _slab(metal="Cu", size=(3, 3, 3), vacuum=7.5, ads=None):
@@ -65,10 +66,10 @@ def test_kpoints_follow_the_cell_with_one_along_vacuum():
 
 def test_explicit_kpts_are_the_slab_mesh():
     p = {"kpts": [3, 3, 2], "kpt_density": 4.0}
-    assert calcs._kpts(p, _slab()) == (3, 3, 1)  # never more than 1 along vacuum
-    assert calcs._kpts(p, gas_molecule("H2")) == (1, 1, 1)
+    assert kpoints.kpts_for(p, _slab()) == (3, 3, 1)  # never more than 1 along vacuum
+    assert kpoints.kpts_for(p, gas_molecule("H2")) == (1, 1, 1)
     cu = bulk("Cu", "fcc", a=3.61)
-    assert calcs._kpts(p, cu) == kpoints_from_cell(cu, 4.0)  # bulk keeps its density mesh
+    assert kpoints.kpts_for(p, cu) == kpoints_from_cell(cu, 4.0)  # bulk keeps its density mesh
 
 
 def test_spin_where_needed():
@@ -118,12 +119,14 @@ def test_espresso_elements_are_those_with_a_pseudopotential():
 
 
 def test_missing_python_backend_is_a_clear_error(monkeypatch):
-    real = calcs._has_module
-    monkeypatch.setattr(calcs, "_has_module", lambda name: False if name in ("gpaw", "chgnet") else real(name))
+    real = base.has_module
+    monkeypatch.setattr(base, "has_module", lambda name: False if name in ("gpaw", "chgnet") else real(name))
+    # a setting is only a record (it can be rebuilt from a store anywhere); the check is explicit,
+    # and runs when a spec is validated or a calculator is made
     with pytest.raises(CalculatorUnavailableError, match=r"no3rr-descriptors\[gpaw\].*libxc-dev"):
-        CalculatorSetting("gpaw")
+        CalculatorSetting("gpaw").check_available()
     with pytest.raises(CalculatorUnavailableError, match=r"torch==2.13.0.*no3rr-descriptors\[ml\]"):
-        CalculatorSetting("chgnet")
+        make_calculator(CalculatorSetting("chgnet"))
     # in a spec: exit 2 before anything runs, naming calculator.name
     spec = {"name": "x", "catalysts": [{"type": "slab", "metals": ["Cu"], "facets": ["111"]}],
             "adsorbates": ["H"], "calculator": {"name": "gpaw"}}
@@ -132,23 +135,23 @@ def test_missing_python_backend_is_a_clear_error(monkeypatch):
 
 
 def test_ml_weights_missing_is_an_error_not_a_download(monkeypatch, tmp_path):
-    if calcs._has_module("chgnet"):
-        monkeypatch.setitem(calcs.CHGNET_MODELS, "0.3.0", "pretrained/none/missing.pth.tar")
+    if base.has_module("chgnet"):
+        monkeypatch.setitem(ml.CHGNET_MODELS, "0.3.0", "pretrained/none/missing.pth.tar")
         with pytest.raises(CalculatorUnavailableError, match="missing from the installed package"):
-            calcs.shipped_checkpoint("chgnet", "0.3.0")
+            ml.shipped_checkpoint("chgnet", "0.3.0")
     with pytest.raises(ValueError, match="calculator.params.model"):
-        calcs.shipped_checkpoint("sevenn", "7net-omat")  # a model sevenn would download: refused
+        ml.shipped_checkpoint("sevenn", "7net-omat")  # a model sevenn would download: refused
 
 
 def test_compact_elements():
     assert compact_elements({"H", "He", "Li", "Cu", "Zn"}) == "H-Li, Cu, Zn (5)"
-    assert compact_elements(calcs.MPTRJ_ELEMENTS) == "H-Bi, Ac-Pu (89)"
+    assert compact_elements(ml.MPTRJ_ELEMENTS) == "H-Bi, Ac-Pu (89)"
 
 
 def test_no3rr_calculators_lists_every_calculator(capsys, monkeypatch):
     assert main(["calculators", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == list(calcs.REGISTRY)
+    assert [r["name"] for r in rows] == list(base.REGISTRY)
     by = {r["name"]: r for r in rows}
     assert by["emt"]["usable"] and by["emt"]["fidelity"] == "test-only"
     assert set(by["emt"]["elements"]) == {"Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O"}
@@ -157,8 +160,8 @@ def test_no3rr_calculators_lists_every_calculator(capsys, monkeypatch):
     for r in rows:  # usable here <=> nothing missing; otherwise the install line is printed
         assert r["usable"] == (r["missing"] is None)
     # with GPAW hidden, the plain listing says NO and what to install
-    real = calcs._has_module
-    monkeypatch.setattr(calcs, "_has_module", lambda name: False if name == "gpaw" else real(name))
+    real = base.has_module
+    monkeypatch.setattr(base, "has_module", lambda name: False if name == "gpaw" else real(name))
     assert main(["calculators"]) == 0
     out = capsys.readouterr().out
     gpaw_lines = out[out.index("\ngpaw"):].splitlines()[1:4]
@@ -218,7 +221,7 @@ def test_espresso_input_is_what_a_practitioner_writes(tmp_path):
         make_calculator(s, atoms=slab.copy())
 
 
-@pytest.mark.skipif(calcs._espresso_missing() is not None or not os.environ.get("ESPRESSO_PSEUDO"),
+@pytest.mark.skipif(espresso._espresso_missing() is not None or not os.environ.get("ESPRESSO_PSEUDO"),
                     reason="pw.x and ESPRESSO_PSEUDO not available (not required in CI)")
 def test_espresso_runs_when_present(tmp_path):
     pseudo = Path(os.environ["ESPRESSO_PSEUDO"])
@@ -290,7 +293,7 @@ def test_vasp_input_is_what_a_practitioner_writes(tmp_path):
     assert (Path(calc.directory) / "KPOINTS").read_text().splitlines()[3].split() == ["1", "1", "1"]
 
 
-@pytest.mark.skipif(calcs._vasp_missing() is not None, reason="VASP not available (licensed; not required in CI)")
+@pytest.mark.skipif(vasp._vasp_missing() is not None, reason="VASP not available (licensed; not required in CI)")
 def test_vasp_runs_when_present(tmp_path):
     s = CalculatorSetting("vasp", {"workdir": str(tmp_path), "encut": 300.0})
     h2 = gas_molecule("H2", box=6.0)
@@ -299,13 +302,13 @@ def test_vasp_runs_when_present(tmp_path):
 
 
 def test_gpaw_spec_validation_uses_the_setups_on_disk():
-    if calcs.REGISTRY["gpaw"].availability() is not None:
+    if calculator_info("gpaw").availability() is not None:
         pytest.skip("gpaw not installed here")
     base = {"name": "x", "adsorbates": ["H"], "calculator": {"name": "gpaw", "params": {"mode": "lcao"}},
             "catalysts": [{"type": "slab", "metals": ["Cu"], "facets": ["111"]}]}
     parse_spec(base)
     s = CalculatorSetting("gpaw", {"mode": "lcao"})
-    missing = sorted(set(calcs.MPTRJ_ELEMENTS) - s.elements)
+    missing = sorted(set(ml.MPTRJ_ELEMENTS) - s.elements)
     assert missing, "every element has a setup?"
     bad = dict(base, catalysts=[{"type": "slab", "metals": [missing[0]], "facets": ["111"], "structure": "fcc"}])
     with pytest.raises(SpecError, match=f"{missing[0]} not supported by calculator 'gpaw'"):

@@ -1,6 +1,6 @@
 import pytest
 
-from descriptors.calculators import CalculatorSetting, UnsupportedElementsError, check_elements, make_calculator
+from descriptors.calculators.base import CalculatorSetting, UnsupportedElementsError, check_elements, make_calculator
 
 
 def test_hash_is_deterministic_and_sensitive_to_params():

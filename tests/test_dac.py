@@ -9,13 +9,13 @@ import pytest
 from _geom import distances_from, image_distance, min_interatomic_distance, one_openmp_thread
 from ase.geometry import get_distances
 
-from descriptors.dac import (
+from descriptors.structures.dac_n6 import m1m2_n6_graphene
+from descriptors.structures.gc3n4 import (
     DAC_METALS,
     GC3N4_A,
     dac_pairs,
     gc3n4_sheet,
     m1m2_gc3n4,
-    m1m2_n6_graphene,
 )
 
 

@@ -16,12 +16,13 @@ from ase import Atoms
 from ase.build import fcc111, molecule
 from ase.constraints import FixAtoms
 
-from descriptors.calculators import CalculatorSetting
-from descriptors.engine import Engine
-from descriptors.jobs import Job, trajectory_path
-from descriptors.relax import RelaxSettings, read_trajectory
-from descriptors.status import format_status, summarize
-from descriptors.store import Store
+from descriptors.calculators.base import CalculatorSetting
+from descriptors.engine.engine import Engine
+from descriptors.engine.jobs import Job
+from descriptors.tasks import trajectory_path
+from descriptors.tasks.relax import RelaxSettings, read_trajectory
+from descriptors.report.status import format_status, summarize
+from descriptors.store.db import Store
 
 
 def _job(name, atoms, kind="clean"):

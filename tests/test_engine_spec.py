@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from descriptors.cli import main
-from descriptors.executors import parsl_config
-from descriptors.spec import SpecError, parse_spec
+from descriptors.engine.executors import parsl_config
+from descriptors.specs import SpecError, parse_spec
 
 
 def _spec(**extra):
@@ -76,5 +76,5 @@ def test_slurm_engine_without_sbatch_fails_before_computing(tmp_path):
     assert r.returncode == 2 and "sbatch" in r.stderr and "--engine local" in r.stderr
     db = tmp_path / "o" / "screen.db"
     if db.exists():  # nothing was computed
-        from descriptors.store import Store
+        from descriptors.store.db import Store
         assert Store(db).count() == 0

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from ase.build import add_adsorbate, fcc111
 
-import descriptors.calculators as calcs
+from descriptors.calculators import base
+from descriptors.calculators import gpaw as gpaw_backend
 from conftest import require
-from descriptors.calculators import CalculatorSetting, make_calculator
-from descriptors.references import gas_molecule
+from descriptors.calculators.base import CalculatorSetting, make_calculator
+from descriptors.structures.gas import gas_molecule
 
 # tiny and loose on purpose: LCAO double-zeta, coarse grid, 2x2x1 k-points (seconds per SCF)
 LCAO = {"mode": "lcao", "basis": "dzp", "xc": "RPBE", "kpts": [2, 2, 1], "h": 0.3}
@@ -18,7 +19,7 @@ LCAO = {"mode": "lcao", "basis": "dzp", "xc": "RPBE", "kpts": [2, 2, 1], "h": 0.
 
 @pytest.fixture(autouse=True)
 def _gpaw_here():
-    require(calcs.REGISTRY["gpaw"].availability() is None, "GPAW with PAW setups", calcs.GPAW_INSTALL)
+    require(base.REGISTRY["gpaw"].availability() is None, "GPAW with PAW setups", gpaw_backend.GPAW_INSTALL)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # one BLAS thread: the machine's cores are shared
@@ -46,11 +47,12 @@ def _plain_gpaw(atoms, kpts, width):
 
 @pytest.mark.slow
 def test_gpaw_adsorption_energy_and_dband_centre(tmp_path):
-    from descriptors.dband import dband_jobs, dband_post, write_dband_table
-    from descriptors.engine import Engine
-    from descriptors.jobs import Job, structure_hash
-    from descriptors.relax import RelaxSettings
-    from descriptors.store import Store
+    from descriptors.workflows.dband import dband_jobs, dband_post, write_dband_table
+    from descriptors.engine.engine import Engine
+    from descriptors.engine.jobs import Job
+    from descriptors.identity import structure_hash
+    from descriptors.tasks.relax import RelaxSettings
+    from descriptors.store.db import Store
 
     setting = CalculatorSetting("gpaw", LCAO)
     single_point = RelaxSettings("BFGS", 0.05, 0)
@@ -77,7 +79,7 @@ def test_gpaw_adsorption_energy_and_dband_centre(tmp_path):
 
     # the same numbers by hand: plain ASE + GPAW
     e_plain = (_plain_gpaw(slab_h, (2, 2, 1), 0.1) - _plain_gpaw(slab, (2, 2, 1), 0.1)
-               - 0.5 * _plain_gpaw(h2, (1, 1, 1), calcs.MOLECULE_SMEARING))
+               - 0.5 * _plain_gpaw(h2, (1, 1, 1), gpaw_backend.MOLECULE_SMEARING))
     print(f"GPAW LCAO E_ads(H/Cu(111) fcc) = {e_ads:+.4f} eV (plain ASE {e_plain:+.4f} eV); "
           f"d-band centre {rows['dband'].dband_centre:+.3f} eV")
     assert e_ads == pytest.approx(e_plain, abs=2e-3)
@@ -114,7 +116,8 @@ def test_gpaw_open_shell_molecule_is_spin_polarised():
 
 
 def test_dband_is_refused_for_calculators_without_a_dos():
-    from descriptors.dband import dband_job, dband_jobs
+    from descriptors.tasks.dband import dband_job
+    from descriptors.workflows.dband import dband_jobs
 
     assert dband_jobs([object()], None, CalculatorSetting("emt")) == []
     with pytest.raises(ValueError, match="needs 'gpaw'"):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from descriptors.store import Store
+from descriptors.store.db import Store
 
 SPEC = """
 name = "kill-test"

@@ -6,14 +6,14 @@ import pytest
 from ase.build import add_adsorbate, fcc111
 from ase.constraints import FixAtoms
 
-import descriptors.calculators as calcs
+from descriptors.calculators import base, ml
 from conftest import require
-from descriptors.calculators import CalculatorSetting, make_calculator
-from descriptors.relax import RelaxSettings, relax
+from descriptors.calculators.base import CalculatorSetting, make_calculator
+from descriptors.tasks.relax import RelaxSettings, relax
 
 
 def _need(name):
-    require(calcs.REGISTRY[name].availability() is None, name, calcs.ML_INSTALL)
+    require(base.REGISTRY[name].availability() is None, name, ml.ML_INSTALL)
 
 
 @pytest.fixture
@@ -64,16 +64,16 @@ def test_ml_element_lists_match_the_shipped_checkpoint():
     _need("sevenn")
     import torch
 
-    cp = torch.load(calcs.shipped_checkpoint("sevenn", "7net-0"), map_location="cpu", weights_only=False)
+    cp = torch.load(ml.shipped_checkpoint("sevenn", "7net-0"), map_location="cpu", weights_only=False)
     species = set(cp["config"]["chemical_species"])
-    assert species == calcs.REGISTRY["sevenn"].supported_elements() == calcs.REGISTRY["chgnet"].supported_elements()
+    assert species == base.REGISTRY["sevenn"].supported_elements() == base.REGISTRY["chgnet"].supported_elements()
     assert len(species) == 89
 
 
 def test_ml_weights_ship_inside_the_package():
-    for name, models in (("chgnet", calcs.CHGNET_MODELS), ("sevenn", calcs.SEVENN_MODELS)):
+    for name, models in (("chgnet", ml.CHGNET_MODELS), ("sevenn", ml.SEVENN_MODELS)):
         _need(name)
         for model in models:
-            path = calcs.shipped_checkpoint(name, model)
+            path = ml.shipped_checkpoint(name, model)
             assert path.is_file() and path.stat().st_size > 1_000_000
             assert f"site-packages/{name}/" in str(path) or f"/{name}/" in str(path)

@@ -6,7 +6,7 @@ import math
 import pytest
 from ase.units import kB
 
-from descriptors.network import (FINAL, INITIAL, N2_FROM_NH3_eV, STEPS, NitrateReference, analyze_pathway,
+from descriptors.analysis.network import (FINAL, INITIAL, N2_FROM_NH3_eV, STEPS, NitrateReference, analyze_pathway,
                                  state_energies)
 
 # Hand-worked states (eV, U = 0 V vs RHE, common scale).  Limiting potentials per step, -dG/n:

@@ -11,10 +11,10 @@ import pytest
 from conftest import require
 
 from descriptors.cli import main
-from descriptors.screen import run_screen
-from descriptors.spec import parse_spec
-from descriptors.status import summarize
-from descriptors.store import Store
+from descriptors.workflows.screen import run_screen
+from descriptors.specs import parse_spec
+from descriptors.report.status import summarize
+from descriptors.store.db import Store
 
 URL = os.environ.get("NO3RR_TEST_POSTGRES_URL", "postgresql://no3rr:no3rr@localhost:5432/no3rr_test")
 

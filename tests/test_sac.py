@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from _geom import distances_from, image_distance, min_interatomic_distance, one_openmp_thread
 
-from descriptors.sac import mn4_graphene, parse_coordination
+from descriptors.structures.sac import mn4_graphene, parse_coordination
 
 
 # ---------------------------------------------------------------- helpers

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from descriptors.cli import main
-from descriptors.screen import run_screen
-from descriptors.spec import parse_spec
-from descriptors.store import Store
+from descriptors.workflows.screen import run_screen
+from descriptors.specs import parse_spec
+from descriptors.store.db import Store
 
 pytest.importorskip("tblite")
 XTB = {"name": "gfn1-xtb", "params": {"electronic_temperature": 1000.0, "max_iterations": 500}}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from descriptors.scaling import fit_all, fit_scaling
+from descriptors.analysis.scaling import fit_all, fit_scaling
 
 
 def test_one_descriptor_recovers_slope_and_intercept():

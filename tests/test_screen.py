@@ -10,12 +10,11 @@ from ase.calculators.emt import EMT
 from ase.constraints import FixAtoms
 from ase.optimize import BFGS
 
-import descriptors.jobs
-import descriptors.relax
+import descriptors.tasks.relax
 from descriptors.cli import main
-from descriptors.screen import run_screen
-from descriptors.spec import parse_spec
-from descriptors.store import Store
+from descriptors.workflows.screen import run_screen
+from descriptors.specs import parse_spec
+from descriptors.store.db import Store
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +98,7 @@ def test_second_screen_makes_zero_calculator_calls(screened, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("calculator constructed on resume")
 
-    monkeypatch.setattr(descriptors.relax, "make_calculator", boom)
+    monkeypatch.setattr(descriptors.tasks.relax, "make_calculator", boom)
     res2 = run_screen(spec, out=out, progress=False, quiet=True)
     assert res2.stats["computed"] == 0
     assert res2.stats["reused"] == sum(res2.stats["jobs"].values())
@@ -145,14 +144,14 @@ def test_failure_is_recorded_and_the_rest_goes_on(tmp_path, monkeypatch):
         "calculator": {"name": "emt"}, "relax": {"fmax": 0.05, "steps": 200},
         "execution": {"workers": 1},  # serial: the monkeypatch below lives in this process
     })
-    real = descriptors.jobs.relax
+    real = descriptors.tasks.relax.relax
 
     def flaky(atoms, setting, settings, **kw):
         if "N" in atoms.get_chemical_symbols() and len(atoms) > 5:
             raise RuntimeError("SCF did not converge (injected)")
         return real(atoms, setting, settings, **kw)
 
-    monkeypatch.setattr(descriptors.jobs, "relax", flaky)
+    monkeypatch.setattr(descriptors.tasks.relax, "relax", flaky)
     res = run_screen(spec, out=tmp_path, progress=False, quiet=True)
     store = Store(tmp_path / "screen.db")
     failed = list(store.select(status="failed"))
@@ -164,7 +163,7 @@ def test_failure_is_recorded_and_the_rest_goes_on(tmp_path, monkeypatch):
     res2 = run_screen(spec, out=tmp_path, progress=False, quiet=True)
     assert res2.stats["computed"] == 0 and res2.stats["failed_reused"] == 3
     # ... and are, on request, once the cause is gone; nothing else is recomputed
-    monkeypatch.setattr(descriptors.jobs, "relax", real)
+    monkeypatch.setattr(descriptors.tasks.relax, "relax", real)
     res3 = run_screen(spec, out=tmp_path, progress=False, quiet=True, retry_failed=True)
     assert res3.stats["computed"] == 3
     assert store.count(status="failed") == 0

@@ -7,7 +7,8 @@ import pytest
 from ase import Atoms
 from ase.build import bcc100, bcc110, bcc111, fcc100, fcc110, fcc111, fcc211, graphene, hcp0001, nanotube
 
-from descriptors.sites import Site, SitePair, find_site_pairs, find_sites, site_position
+from descriptors.geometry import Site, SitePair, find_site_pairs, find_sites, site_position
+from _geom import mic_lateral
 
 A_CU = 3.61  # ase.build default lattice constant of Cu (ase.data.reference_states)
 A_FE = 2.87  # ase.build default lattice constant of bcc Fe
@@ -20,14 +21,6 @@ def by_label(sites):
 
 def lateral(v):
     return float(np.linalg.norm(np.asarray(v)[:2]))
-
-
-def mic_lateral(atoms, p, q):
-    """Minimum-image lateral distance between two points of a slab."""
-    d = np.asarray(q) - np.asarray(p)
-    f = d @ np.linalg.inv(atoms.cell.array)
-    f[:2] -= np.round(f[:2])
-    return lateral(f @ atoms.cell.array)
 
 
 def site_atom_xyz(atoms, site):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from ase.constraints import FixAtoms
 
-from descriptors.slabs import (bulk_cell, crystal_structure, metal_slab, parse_facet, reference_lattice,
+from descriptors.structures.slabs import (bulk_cell, crystal_structure, metal_slab, parse_facet, reference_lattice,
                                single_atom_alloy)
 
 

@@ -11,10 +11,10 @@ import subprocess
 import pytest
 from conftest import require
 
-from descriptors.screen import run_screen
-from descriptors.spec import parse_spec
-from descriptors.status import summarize
-from descriptors.store import Store
+from descriptors.workflows.screen import run_screen
+from descriptors.specs import parse_spec
+from descriptors.report.status import summarize
+from descriptors.store.db import Store
 
 
 def _slurm_up() -> bool:

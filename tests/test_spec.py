@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from descriptors.spec import SpecError, load_spec, parse_spec
+from descriptors.specs import SpecError, load_spec, parse_spec
 
 
 def test_valid_spec_parses(small_spec_dict):

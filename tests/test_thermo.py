@@ -9,13 +9,15 @@ from ase.build import add_adsorbate, fcc100
 from ase.constraints import FixAtoms
 from ase.units import invcm, kB
 
-from descriptors.calculators import CalculatorSetting
-from descriptors.engine import Engine
-from descriptors.references import gas_molecule
-from descriptors.relax import RelaxSettings, relax
-from descriptors.store import Store
-from descriptors.thermo import (LOW_FREQUENCY_FLOOR_CM, correction_from_vib_row, harmonic_correction,
-                                ideal_gas_correction, load_table, plan_vib_jobs, run_vib)
+from descriptors.calculators.base import CalculatorSetting
+from descriptors.engine.engine import Engine
+from descriptors.structures.gas import gas_molecule
+from descriptors.tasks.relax import RelaxSettings, relax
+from descriptors.store.db import Store
+from descriptors.analysis.thermo import (LOW_FREQUENCY_FLOOR_CM, correction_from_vib_row, harmonic_correction,
+                                         ideal_gas_correction, load_table)
+from descriptors.tasks.vib import run_vib
+from descriptors.workflows.vibrations import plan_vib_jobs
 
 EMT = CalculatorSetting("emt", {})
 

@@ -13,10 +13,10 @@ import pytest
 
 from conftest import require
 from descriptors.cli import main
-from descriptors.screen import run_screen
-from descriptors.spec import SpecError, parse_spec
-from descriptors.store import Store
-from descriptors.verify import select_top_k
+from descriptors.workflows.screen import run_screen
+from descriptors.specs import SpecError, parse_spec
+from descriptors.store.db import Store
+from descriptors.workflows.verify import select_top_k
 
 try:
     import tblite.ase  # noqa: F401

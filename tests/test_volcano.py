@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from descriptors.network import analyze_pathway, state_energies
-from descriptors.scaling import fit_all
-from descriptors.volcano import volcano_1d, volcano_2d
+from descriptors.analysis.network import analyze_pathway, state_energies
+from descriptors.analysis.scaling import fit_all
+from descriptors.analysis.volcano import volcano_1d, volcano_2d
 
 # Synthetic relations in d = G(*N): every step is 2 eV downhill except *NO->*NOH,
 # dG = 0.5 d + 0.1 (U line -0.5 d - 0.1), and *NH2->*NH3, dG = -0.8 d - 0.6 (U line 0.8 d + 0.6);

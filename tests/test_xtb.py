@@ -2,10 +2,10 @@
 
 import pytest
 
-from descriptors.calculators import CalculatorSetting, make_calculator
-from descriptors.screen import run_screen
-from descriptors.spec import parse_spec
-from descriptors.store import Store
+from descriptors.calculators.base import CalculatorSetting, make_calculator
+from descriptors.workflows.screen import run_screen
+from descriptors.specs import parse_spec
+from descriptors.store.db import Store
 
 tblite = pytest.importorskip("tblite")
 

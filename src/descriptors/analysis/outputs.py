@@ -1,0 +1,124 @@
+"""The files of an analysis: ``analysis_summary.csv``/``.json``, ``free_energies.csv``,
+``scaling_relations.csv``, ``volcano.json`` and the figures (plots.py), each naming the
+calculator, the corrections and the nitrate reference that produced it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from descriptors.analysis import plots as P
+from descriptors.analysis.compute import AnalysisResult
+from descriptors.store import write_csv
+
+__all__ = ["write_outputs", "SUMMARY_COLUMNS"]
+
+SUMMARY_COLUMNS = [
+    "catalyst", "U_L_V", "PDS", "dG_PDS_eV", "branch", "path", "dG_H_eV", "U_L_HER_V", "U_L_minus_U_L_HER_V",
+    "favours", "flagged_used", "dG_NO3_ads_eV", "dG_NO3_ads_at_UL_eV", "dG_2N_to_N2_eV", "dG_N_to_NH_at_UL_eV", "N_product",
+    "potential_V_RHE", "dG_PDS_at_U_eV", "missing", "notes", "calculator", "corrections", "nitrate_reference", "pH",
+    "temperature_K",
+]
+
+
+def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> dict[str, Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    s = res.settings
+    paths: dict[str, Path] = {}
+    rows = res.summary_rows()
+    cols = SUMMARY_COLUMNS[:5] + [f"G_{d}_eV" for d in s.descriptors] + SUMMARY_COLUMNS[5:]
+    paths["summary_csv"] = out / "analysis_summary.csv"
+    write_csv(paths["summary_csv"], cols, rows)
+    # every state and step
+    fe = []
+    for cat, pw in res.pathways.items():
+        for name, g in pw.states.items():
+            prov = res.dataset.provenance.get(cat, {}).get(name, {})
+            corr = prov.get("correction")
+            fe.append({"catalyst": cat, "kind": "state", "name": name, "n_e": "", "G_or_dG_0_eV": round(g, 4),
+                       "dG_U_eV": "", "E_ads_eV": prov.get("E_ads_eV", ""), "site": prov.get("site", ""),
+                       "correction": (corr.get("method") if isinstance(corr, dict) else corr) or "",
+                       "correction_dG_eV": round(corr["dG"], 4) if isinstance(corr, dict) else ""})
+        for st in pw.steps:
+            fe.append({"catalyst": cat, "kind": "step", "name": st["equation"], "n_e": st["n_e"],
+                       "G_or_dG_0_eV": round(st["dG_0"], 4), "dG_U_eV": round(st["dG_U"], 4)})
+    paths["free_energies_csv"] = out / "free_energies.csv"
+    write_csv(paths["free_energies_csv"], ["catalyst", "kind", "name", "n_e", "G_or_dG_0_eV", "dG_U_eV", "E_ads_eV",
+                                            "site", "correction", "correction_dG_eV"], fe)
+    fit_rows = []
+    for d, fits in list(res.fits.items()) + ([("2D", res.fits_2d)] if res.fits_2d else []):
+        for t, f in fits.items():
+            if f.identity:
+                continue
+            r = f.as_dict()
+            r["descriptor_set"] = d
+            for k in list(r):
+                if isinstance(r[k], list):
+                    r[k] = " ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r[k])
+            fit_rows.append(r)
+    fcols = sorted({k for r in fit_rows for k in r}, key=lambda k: (k not in ("descriptor_set", "target", "equation"), k))
+    paths["scaling_csv"] = out / "scaling_relations.csv"
+    write_csv(paths["scaling_csv"], fcols or ["descriptor_set", "target"], fit_rows)
+    meta = {
+        "calculator": res.dataset.calculator,
+        "source": res.dataset.source,
+        "input": res.dataset.kind,
+        "corrections": res.dataset.corrections,
+        "settings": s.as_dict(),
+        "nitrate_reference": res.reference_text,
+        "convention": ("states relative to * + NO3-(aq) + 9 (H+ + e-) at 0 V vs RHE; CHE: a step consuming n "
+                       "electrons shifts by n e U; U_L = min over reduction steps of -dG/n on the best path"),
+        "notes": res.dataset.notes,
+    }
+    summary = {**meta, "catalysts": rows, "volcano_errors": res.volcano_errors,
+               "volcanoes_1d": {d: v.as_dict() for d, v in res.volcanoes_1d.items()},
+               "volcano_2d": res.volcano_2d.as_dict() if res.volcano_2d is not None else None,
+               "scaling_skipped": res.fit_skipped,
+               "pathways": {c: {"states_eV": pw.states, "paths": pw.paths, "steps": pw.steps}
+                            for c, pw in res.pathways.items()}}
+    paths["summary_json"] = out / "analysis_summary.json"
+    paths["summary_json"].write_text(json.dumps(summary, indent=2, default=_json_default))
+    paths["volcano_json"] = out / "volcano.json"
+    paths["volcano_json"].write_text(json.dumps({**meta, "volcanoes_1d": summary["volcanoes_1d"],
+                                                 "volcano_2d": summary["volcano_2d"],
+                                                 "errors": res.volcano_errors}, indent=2, default=_json_default))
+    if plots:
+        paths.update(_plots_once(res, out, paths["summary_json"].read_text()))
+    return paths
+
+
+def _plots_once(res: AnalysisResult, out: Path, summary_text: str) -> dict[str, Path]:
+    """Draw the figures, unless those of exactly this summary are already on disk.
+
+    Drawing is most of the analysis' time (seconds per figure); a resumed screen whose numbers
+    did not change keeps its figures instead of redrawing them.  The key is the SHA-256 of the
+    summary JSON, which holds every number and setting the figures show.
+    """
+    key = hashlib.sha256(summary_text.encode()).hexdigest()
+    index = out / "figures" / "index.json"
+    if index.is_file():
+        try:
+            old = json.loads(index.read_text())
+        except ValueError:
+            old = {}
+        kept = {k: Path(v) for k, v in old.get("figures", {}).items()}
+        if old.get("summary_sha256") == key and kept and all(p.is_file() for p in kept.values()):
+            return kept
+    drawn = P.plot_all(res, out)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(json.dumps({"summary_sha256": key, "figures": {k: str(v) for k, v in drawn.items()}}, indent=1))
+    return drawn
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    return str(o)
+
+

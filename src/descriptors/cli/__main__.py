@@ -1,0 +1,5 @@
+import sys
+
+from descriptors.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""``no3rr analyze DB|CSV``: free energies, U_L, PDS, scaling relations and volcanoes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from descriptors.cli.common import err
+
+
+def add_parser(sub) -> None:
+    an = sub.add_parser("analyze", help="free energies, U_L, PDS, scaling relations, volcanoes from a db or CSV",
+                        description="Analyse a screen database or a CSV (catalyst,species,E_ads_eV or "
+                                    "catalyst,species,G_eV); write tables and figures to --out.")
+    an.add_argument("input", help="screen.db of a screen, or a CSV file")
+    an.add_argument("--out", required=True, help="output directory")
+    an.add_argument("--potential", type=float, default=0.0, help="U in V vs RHE for the dG(U) columns (default 0)")
+    an.add_argument("--pH", type=float, default=0.0, help="pH (RHE scale; enters the nitrate reference)")
+    an.add_argument("--temperature", type=float, default=298.15, help="K (default 298.15)")
+    an.add_argument("--descriptor", action="append", help="volcano descriptor species, once or twice (default *N and "
+                    "*NO3), e.g. --descriptor '*N' --descriptor '*O'")
+    an.add_argument("--corrections", help="computed (db default) | table | none | path to a table JSON")
+    an.add_argument("--nitrate-reference", default="equilibrium", choices=["equilibrium", "hno3"])
+    an.add_argument("--use-flagged", action="store_true", help="db: also use sites flagged by the geometry checks")
+    an.add_argument("--level", default="screen", choices=["screen", "verify"],
+                    help="db: analyse the screen's own energies (default) or those of its [verify] level")
+    an.add_argument("--no-plots", action="store_true", help="tables only")
+    an.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """``no3rr analyze``: exit 2 on bad input, 1 if no catalyst got a limiting potential, else 0."""
+    from descriptors.specs.analysis import CORRECTION_MODES, AnalysisSettings
+    from descriptors.workflows.analyze import analyze
+
+    src = Path(args.input)
+    if not src.is_file():
+        return err(f"{args.input}: no such file; give a screen.db or a CSV (catalyst,species,E_ads_eV|G_eV)")
+    is_csv = src.suffix.lower() == ".csv"
+    corr = args.corrections or ("computed" if not is_csv else "none")
+    try:
+        settings = AnalysisSettings(potential=args.potential, pH=args.pH, temperature=args.temperature,
+                                    corrections=corr, nitrate_reference=args.nitrate_reference,
+                                    descriptors=list(args.descriptor or ("*N", "*NO3")),
+                                    use_flagged=args.use_flagged, level=args.level)
+        if corr not in CORRECTION_MODES and not Path(corr).is_file():
+            raise ValueError(f"--corrections {corr!r}: use computed, table, none or the path of a table JSON")
+        res, paths = analyze(src, settings, args.out, corrections_given=args.corrections is not None or not is_csv,
+                             plots=not args.no_plots)
+    except ValueError as e:
+        return err(str(e))
+    rows = res.summary_rows()
+    w = max([len(r["catalyst"]) for r in rows] + [8])
+    print(f"{'catalyst'.ljust(w)}  {'U_L/V':>7s}  {'PDS':18s} {'branch':6s} {'dG_H/eV':>8s} favours  missing")
+    for r in rows:
+        ul = "--" if r["U_L_V"] is None else f"{r['U_L_V']:+.3f}"
+        gh = "--" if r["dG_H_eV"] is None else f"{r['dG_H_eV']:+.3f}"
+        print(f"{r['catalyst'].ljust(w)}  {ul:>7s}  {r['PDS'] or '--':18s} {r['branch'] or '--':6s} {gh:>8s} "
+              f"{r['favours'] or '--':8s} {r['missing'] or '-'}")
+    for d, v in res.volcanoes_1d.items():
+        edge = " (on the range edge)" if v.apex_on_edge else ""
+        print(f"volcano in {d}: apex at {v.apex_x:+.3f} eV, U_L = {v.apex_U_L:+.3f} V vs RHE{edge}, "
+              f"limited by {', '.join(v.apex_steps)}")
+    if res.volcano_2d is not None:
+        v = res.volcano_2d
+        print(f"2D volcano in {', '.join(v.descriptors)}: apex at ({v.apex[0]:+.3f}, {v.apex[1]:+.3f}) eV, "
+              f"U_L = {v.apex_U_L:+.3f} V vs RHE")
+    for e in res.volcano_errors:
+        print(f"note: {e}")
+    print(f"calculator: {res.dataset.calculator}; corrections: {res.dataset.corrections}")
+    print(f"nitrate reference: {res.reference_text}")
+    print(f"summary: {paths['summary_csv']}  figures: {Path(args.out) / 'figures'}")
+    return 0 if any(pw.U_L is not None for pw in res.pathways.values()) else 1

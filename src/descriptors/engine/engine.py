@@ -1,0 +1,313 @@
+"""Engine: run the jobs that are not yet in the store, and write every outcome as it arrives.
+
+Jobs run on an executor (executors.py): in this process (``serial``), on local Parsl workers
+(``local``, the default with more than one worker) or in Slurm batch jobs through Parsl
+(``slurm``).  Workers only compute; this process is the only writer of the database, so an
+interrupted screen loses at most the jobs in flight, and SQLite on a shared filesystem never sees
+concurrent writers.  Jobs already stored (ok, unconverged, or failed unless ``retry_failed``) are
+not computed again.  A failed job -- calculator exception, SCF not converged, worker lost to a
+wall-time kill -- is recorded with its reason, last energy/fmax, steps and wall time; the rest
+go on.  Relaxations write ``trajectories/<job_id>.traj`` under the work directory, so a job
+killed mid-relaxation restarts from its last geometry.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from descriptors.calculators import CalculatorSetting
+from descriptors.engine.executors import ParslExecutor, engine_type
+from descriptors.engine.jobs import Job, RowExtras
+from descriptors.identity import settings_digest
+from descriptors.store.db import STATUS_FAILED, STATUS_OK, STATUS_UNCONVERGED, Store
+from descriptors.store.plan import PLAN_NAME, Plan
+from descriptors.tasks import (
+    REASON_EXECUTOR,
+    REASON_WORKER_LOST,
+    JobOutcome,
+    RelaxSettings,
+    read_trajectory,
+    run_job,
+    traceback_tail,
+    trajectory_path,
+)
+
+__all__ = ["Engine", "EngineStats", "settings_hash", "TRAJ_DIR", "PARSL_DIR"]
+
+TRAJ_DIR = "trajectories"
+PARSL_DIR = "parsl-runinfo"
+_LOST = ("WorkerLost", "ManagerLost", "BadStateException")
+
+
+def settings_hash(setting: CalculatorSetting, relax: RelaxSettings) -> str:
+    return settings_digest({"calculator": setting.as_dict(), "relax": relax.as_dict()})
+
+
+@dataclass
+class EngineStats:
+    computed: int = 0
+    reused: int = 0
+    failed: int = 0
+    failed_reused: int = 0
+    seconds: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    by_reason: dict[str, int] = field(default_factory=dict)
+    engine: str = "serial"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Engine:
+    """Runs jobs on an executor and records them; use as a context manager (or call ``close``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        setting: CalculatorSetting,
+        relax_settings: RelaxSettings,
+        workers: int = 1,
+        retry_failed: bool = False,
+        progress: bool = True,
+        engine: Any = None,
+        workdir: str | Path | None = None,
+        name: str = "",
+    ):
+        self.store = store
+        self.setting = setting
+        self.relax = relax_settings
+        self.workers = max(1, int(workers))
+        self.retry_failed = retry_failed
+        self.progress = progress
+        self.kind = engine_type(engine, self.workers)
+        self.stats = EngineStats(engine=self.kind)
+        self.settings_hash = settings_hash(setting, relax_settings)
+        self.workdir = Path(workdir) if workdir is not None else None
+        self.traj_dir = self.workdir / TRAJ_DIR if self.workdir is not None else None
+        self.plan = Plan(self.workdir / PLAN_NAME, store.location, name, setting.label()) if self.workdir else None
+        self.executor = None
+        if self.kind in ("local", "slurm"):
+            run_dir = (self.workdir or Path.cwd()) / PARSL_DIR
+            threads = getattr(engine, "cores_per_job", None) or 1
+            self.executor = ParslExecutor(engine if engine is not None else self.kind, run_dir, self.workers, threads)
+
+    def derive(self, setting: CalculatorSetting, relax_settings: RelaxSettings) -> "Engine":
+        """An engine for other calculator/relaxation settings on the same store, executor and plan
+        (e.g. the verification level of a screen).  Closing the parent closes the executor."""
+        child = Engine.__new__(Engine)
+        child.__dict__.update(self.__dict__)
+        child.setting = setting
+        child.relax = relax_settings
+        child.stats = EngineStats(engine=self.kind)
+        child.settings_hash = settings_hash(setting, relax_settings)
+        child._owner = False
+        return child
+
+    # -- lifecycle ---------------------------------------------------------------
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def mark_complete(self) -> None:
+        """Every stage of the screen has been planned and run (read by ``no3rr status``)."""
+        if self.plan is not None:
+            self.plan.mark_complete()
+
+    def close(self) -> None:
+        """Stop the Parsl workers (local) or cancel the batch jobs (Slurm)."""
+        if self.executor is not None and getattr(self, "_owner", True):
+            self.executor.close()
+
+    # -- running -----------------------------------------------------------------
+    def pending(self, jobs: list[Job]) -> list[Job]:
+        stored = self.store.statuses()
+        out = []
+        for job in jobs:
+            status = stored.get(job.id)
+            if status in (STATUS_OK, STATUS_UNCONVERGED):
+                self.stats.reused += 1
+            elif status == STATUS_FAILED and not self.retry_failed:
+                self.stats.failed_reused += 1
+            else:
+                out.append(job)
+        return out
+
+    def run(
+        self,
+        jobs: list[Job],
+        desc: str,
+        postprocess: Callable[[Job, JobOutcome], RowExtras] | None = None,
+    ) -> None:
+        """Compute the jobs not in the store; write every outcome as it arrives."""
+        if self.plan is not None:
+            self.plan.add(jobs, desc)
+        todo = self.pending(jobs)
+        if not todo:
+            return
+        bar = tqdm(total=len(todo), desc=desc, unit="job", disable=not self.progress, file=sys.stderr,
+                   dynamic_ncols=True)
+        counts = {"done": 0, "failed": 0, "running": 0}
+
+        def tick(outcome_ok: bool, running: int) -> None:
+            counts["done" if outcome_ok else "failed"] += 1
+            counts["running"] = running
+            bar.set_postfix(counts, refresh=False)
+            bar.update()
+
+        try:
+            if self.executor is None:
+                # one BLAS/OpenMP thread, as in a Parsl worker (executors.worker_entry): the optimizer's
+                # small matrix algebra on competing threads costs more CPU than it saves
+                from threadpoolctl import threadpool_limits
+
+                limits = threadpool_limits(1)
+                try:
+                    self._run_serial(todo, postprocess, bar, counts, tick)
+                finally:
+                    limits.restore_original_limits()
+            else:
+                self._run_parsl(todo, postprocess, bar, counts, tick)
+        finally:
+            bar.close()
+
+    def _run_serial(self, todo, postprocess, bar, counts, tick) -> None:
+        for job in todo:
+            counts["running"] = 1
+            bar.set_postfix(counts, refresh=True)
+            outcome = run_job(job.id, job.kind, job.atoms, self.setting, self.relax, traj_dir=self.traj_dir)
+            self._record(job, outcome, postprocess)
+            tick(outcome.ok, 0)
+
+    def _run_parsl(self, todo, postprocess, bar, counts, tick) -> None:
+        submitted: dict[Any, tuple[Job, float]] = {}
+        for job in todo:
+            fut = self.executor.submit(job.id, job.kind, job.atoms, self.setting, self.relax, self.traj_dir)
+            submitted[fut] = (job, time.time())
+        left = set(submitted)
+        while left:
+            finished, left = wait(left, timeout=2.0, return_when=FIRST_COMPLETED)
+            running = min(len(left), self.executor.slots())
+            for fut in finished:
+                job, t_submit = submitted[fut]
+                try:
+                    outcome = fut.result()
+                except Exception as err:  # the worker died or Parsl could not run the job
+                    outcome = self._lost(job, err, t_submit)
+                self._record(job, outcome, postprocess)
+                tick(outcome.ok, running)
+            if not finished:
+                counts["running"] = running
+                bar.set_postfix(counts, refresh=True)
+
+    def _lost(self, job: Job, err: BaseException, t_submit: float) -> JobOutcome:
+        """Outcome of a job whose worker never returned: last state from its trajectory."""
+        import traceback as tb
+
+        name = type(err).__name__
+        reason = REASON_WORKER_LOST if name in _LOST else REASON_EXECUTOR
+        msg = f"{name}: {err}"
+        if reason == REASON_WORKER_LOST:
+            msg += " (the worker process died: wall-time limit, out of memory or a crash of the calculator)"
+        last: dict[str, Any] = {"seconds": round(time.time() - t_submit, 3)}
+        path = trajectory_path(self.traj_dir, job.id)
+        if path is not None and path.exists():
+            frames = read_trajectory(path)
+            if frames:
+                f = frames[-1]
+                try:
+                    last["energy"] = float(f.get_potential_energy())
+                    forces = f.get_forces()
+                    last["fmax"] = float((forces**2).sum(axis=1).max() ** 0.5)
+                except Exception:
+                    pass
+                last["steps"] = len(frames) - 1
+        return JobOutcome(job.id, False, None, msg[:500],
+                          traceback_tail("".join(tb.format_exception(err))), reason=reason, last=last)
+
+    # -- recording ---------------------------------------------------------------
+    def _record(self, job: Job, outcome: JobOutcome, postprocess) -> None:
+        meta = dict(job.meta)
+        meta.update(
+            {
+                "job_id": job.id,
+                "kind": job.kind,
+                "calc": self.setting.name,
+                "calc_version": self.setting.version,
+                "calc_hash": self.setting.hash,
+                "settings_hash": self.settings_hash,
+                "parent": job.parent,
+                "engine": self.kind,
+            }
+        )
+        data = {
+            "recipe": job.recipe,
+            "calculator": self.setting.as_dict(),
+            "relax": self.relax.as_dict(),
+        }
+        self.stats.by_kind[job.kind] = self.stats.by_kind.get(job.kind, 0) + 1
+        if outcome.reason:
+            self.stats.by_reason[outcome.reason] = self.stats.by_reason.get(outcome.reason, 0) + 1
+        if outcome.ok:
+            res = outcome.result
+            self.stats.computed += 1
+            self.stats.seconds += res.seconds
+            meta.update(
+                {
+                    "status": STATUS_OK if res.converged else STATUS_UNCONVERGED,
+                    "converged": bool(res.converged),
+                    "max_force": res.fmax,
+                    "steps": res.steps,
+                    "seconds": round(res.seconds, 3),
+                    "reason": outcome.reason,
+                    "restarted_from_step": res.extra.get("restarted_from_step"),
+                    "host": res.extra.get("host"),
+                    "slurm_job_id": _int_or_text(res.extra.get("slurm_job_id")),
+                }
+            )
+            data.update(res.extra)
+            if postprocess:
+                try:
+                    extra = postprocess(job, outcome)
+                    data.update(extra.data)
+                    meta.update(extra.fields)
+                except Exception as err:  # keep the computed result; say what is missing
+                    meta["postprocess_error"] = f"{type(err).__name__}: {err}"[:300]
+            self.store.write(
+                res.atoms,
+                meta,
+                data,
+                energy=res.energy,
+                forces=res.atoms.get_forces(apply_constraint=False),
+                calculator=self.setting.name,
+                calculator_parameters=self.setting.as_dict(),
+            )
+        else:
+            self.stats.failed += 1
+            last = outcome.last or {}
+            meta.update(
+                {
+                    "status": STATUS_FAILED,
+                    "reason": outcome.reason or "unknown",
+                    "error": outcome.error or "unknown error",
+                    "last_energy": last.get("energy"),
+                    "last_fmax": last.get("fmax"),
+                    "steps": last.get("steps"),
+                    "seconds": last.get("seconds"),
+                }
+            )
+            data["traceback"] = outcome.traceback or ""
+            self.store.write(job.atoms, meta, data)
+
+
+def _int_or_text(v):
+    """Slurm job ids are numbers ('1234') or array ids ('1234_5'); ase.db wants numbers as numbers."""
+    return int(v) if isinstance(v, str) and v.isdigit() else v

@@ -1,0 +1,147 @@
+"""The screening spec: a TOML file validated before any calculation.
+
+Unknown keys, unknown elements or adsorbates, and a calculator that cannot treat the requested
+elements (or is not installed here) are errors that name the field and the fix (``SpecError``,
+exit code 2 on the CLI).  The ``[[catalysts]]`` blocks are the registered catalyst types of
+descriptors.structures, one pydantic model each, told apart by their ``type`` key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, ValidationError, field_validator
+
+from descriptors.calculators import (
+    CalculatorSetting,
+    UnsupportedElementsError,
+    check_elements,
+)
+from descriptors.geometry.adsorbates import ADSORBATES, get_adsorbate
+from descriptors.specs.analysis import AnalysisSettings
+from descriptors.specs.base import SpecError, StrictModel
+from descriptors.specs.calculator import CalculatorSpec
+from descriptors.specs.execution import EngineSpec, ExecutionSpec
+from descriptors.specs.placement import PlacementSpec
+from descriptors.specs.relax import RelaxSpec
+from descriptors.specs.verify import VerifySpec
+from descriptors.structures import CATALYST_TYPES, expand_catalysts
+
+__all__ = ["Spec", "Catalysts", "load_spec", "parse_spec"]
+
+#: One ``[[catalysts]]`` block: the union of the registered types' block models, on ``type``.
+Catalysts = Annotated[Union[tuple(t.spec for t in CATALYST_TYPES.values())], Field(discriminator="type")]
+
+
+class Spec(StrictModel):
+    name: str
+    description: str = ""
+    output: str = "results/screen"
+    catalysts: list[Catalysts] = Field(min_length=1)
+    adsorbates: Literal["all"] | list[str] = "all"
+    calculator: CalculatorSpec = Field(default_factory=CalculatorSpec)
+    relax: RelaxSpec = Field(default_factory=RelaxSpec)
+    placement: PlacementSpec = Field(default_factory=PlacementSpec)
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    verify: VerifySpec | None = None
+    db: str | None = Field(None, description="result database: a path (SQLite) or postgresql://user:pw@host/db")
+    analysis: AnalysisSettings | None = None  # run the analysis at the end of the screen
+
+    @field_validator("db")
+    @classmethod
+    def _db(cls, v):
+        if v is None:
+            return v
+        if "://" in v and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"{v!r}: give a file path (SQLite) or a postgresql://user:password@host:port/dbname URL")
+        return v
+
+    @field_validator("adsorbates")
+    @classmethod
+    def _ads(cls, v):
+        if v == "all":
+            return v
+        if not v:
+            raise ValueError("give at least one adsorbate, or 'all'")
+        for name in v:
+            try:
+                get_adsorbate(name)
+            except ValueError:
+                raise ValueError(f"unknown adsorbate {name!r}; known: {', '.join(ADSORBATES)}") from None
+        return v
+
+    def adsorbate_names(self) -> list[str]:
+        if self.adsorbates == "all":
+            return list(ADSORBATES)
+        return [get_adsorbate(n).name for n in self.adsorbates]
+
+
+def _format_validation(err: ValidationError, source: str) -> str:
+    tags = sorted(CATALYST_TYPES)
+    lines = [f"invalid spec {source}:"]
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"] if not (isinstance(x, str) and x in CATALYST_TYPES))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key; remove it or check its spelling against the README's spec format"
+        elif e["type"] == "union_tag_invalid":
+            msg = f"unknown catalyst type; use one of {tags}"
+        elif e["type"] == "union_tag_not_found":
+            msg = f"each catalyst needs a 'type' key, one of {tags}"
+        lines.append(f"  {loc or '<top level>'}: {msg.removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
+def _check_verify(spec: Spec, setting: CalculatorSetting, symbols: set[str]) -> None:
+    """The expensive level: usable here, not the cheap one again, and able to treat every element."""
+    vset = spec.verify.calculator.checked_setting()
+    if vset.hash == setting.hash:
+        raise ValueError(f"verify.calculator: same calculator and parameters as [calculator] ({vset.label()}); "
+                         "name a more expensive one, e.g. name = 'gfn1-xtb', or remove [verify]")
+    check_elements(vset, symbols, where="verify.calculator")
+
+
+def parse_spec(data: dict[str, Any], source: str = "<dict>") -> Spec:
+    """Validate a spec mapping; raise SpecError with every problem listed."""
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(_format_validation(err, source)) from None
+    # Cross-field checks that need the models: calculator parameters, availability, element coverage.
+    try:
+        setting = spec.calculator.checked_setting()
+    except ValueError as err:
+        raise SpecError(f"invalid spec {source}:\n  {err}") from None
+    try:
+        models = expand_catalysts(spec)
+    except ValueError as err:
+        raise SpecError(f"invalid spec {source}:\n  catalysts: {err}") from None
+    ads_symbols = {s for n in spec.adsorbate_names() for s in ADSORBATES[n].formula_counts}
+    try:
+        for i in range(len(spec.catalysts)):
+            symbols = {e for m in models if m.block == i for e in m.elements}
+            check_elements(setting, symbols, where=f"catalysts[{i}]")
+        check_elements(setting, ads_symbols | {"H", "N", "O"}, where="adsorbates")
+    except UnsupportedElementsError as err:
+        raise SpecError(f"invalid spec {source}:\n  {err}") from None
+    if spec.verify is not None:
+        try:
+            _check_verify(spec, setting, {e for m in models for e in m.elements} | ads_symbols | {"H", "N", "O"})
+        except ValueError as err:
+            msg = str(err)
+            raise SpecError(f"invalid spec {source}:\n  {'verify.' if msg.startswith('calculator.') else ''}{msg}") from None
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec file {str(path)!r} not found; give the path to a .toml spec, e.g. workflows/quickstart.toml")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"invalid spec {path}: not valid TOML ({err})") from None
+    return parse_spec(data, str(path))

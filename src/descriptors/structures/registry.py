@@ -1,0 +1,148 @@
+"""The catalyst-type registry: what a ``[[catalysts]]`` block may be and how it becomes structures.
+
+A catalyst type (``slab``, ``saa``, ``sac``, ``dac-gc3n4``, ``dac-n6``, ...) is one module of
+``structures/types/`` that calls :func:`register_catalyst_type` with
+
+* ``spec``: the pydantic model of its ``[[catalysts]]`` block (``type: Literal[name]``);
+  the spec's catalyst union is generated from the registry (specs/spec.py);
+* ``expand(block, index) -> list[CatalystModel]``: the buildable models of one block;
+* ``build(recipe, a, c) -> Atoms``: the structure of one recipe;
+* what other layers ask of it: ``needs_lattice`` (built on a metal lattice constant; with
+  ``lattice_constant = "relaxed"`` a bulk EOS job comes first, named by ``CatalystModel.bulk``)
+  and ``metal_surface`` (a metal surface: gets a d-band job when the calculator gives a DOS).
+
+A ``CatalystModel`` is a recipe (JSON-serialisable, hashed into job identities; its ``kind`` is
+the type's name) plus a ``build`` that returns plain ``ase.Atoms``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ase import Atoms
+from ase.data import atomic_numbers
+from pydantic import BaseModel, ConfigDict
+
+from descriptors.structures.slabs import reference_lattice
+
+__all__ = [
+    "CatalystModel", "CatalystType", "CATALYST_TYPES", "register_catalyst_type", "catalyst_type",
+    "expand_catalysts", "build_model", "is_metal_surface", "StrictModel", "check_element",
+]
+
+
+class StrictModel(BaseModel):
+    """Base of every spec table: unknown keys are errors, validated values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_ELEMENTS = {s for s, z in atomic_numbers.items() if z > 0}
+
+
+def check_element(value: str) -> str:
+    """``value`` if it is a chemical element symbol, else a ValueError with an example."""
+    if value not in _ELEMENTS:
+        raise ValueError(f"{value!r} is not a chemical element symbol (write e.g. 'Cu', 'Fe')")
+    return value
+
+
+@dataclass(frozen=True)
+class CatalystModel:
+    name: str
+    kind: str  # 'slab' | 'saa' | 'sac' | 'dac' (the model family; recipe['kind'] names the type)
+    recipe: dict[str, Any]
+    elements: tuple[str, ...]
+    block: int = 0
+    bulk: tuple[str, str] | None = None  # (metal, structure) whose relaxed lattice is needed
+    lattice: str | float | None = None  # 'relaxed' | 'experimental' | value, lattice types only
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, a: float | None = None, c: float | None = None) -> Atoms:
+        return build_model(self.recipe, a=a, c=c)
+
+    @property
+    def catalyst_type(self) -> CatalystType:
+        """The registered type of this model (``recipe['kind']``)."""
+        return catalyst_type(self.recipe["kind"])
+
+    def unrelaxed_lattice(self) -> tuple[float | None, float | None]:
+        """(a, c) of a structure built without a bulk relaxation: the given lattice constant,
+        else the experimental one; (None, None) for types without a metal lattice."""
+        if not self.catalyst_type.needs_lattice:
+            return None, None
+        if isinstance(self.lattice, float):
+            return self.lattice, None
+        return reference_lattice(self.recipe["metal"], self.recipe["structure"])
+
+
+@dataclass(frozen=True)
+class CatalystType:
+    """One registered catalyst type; see the module docstring."""
+
+    name: str
+    spec: type[BaseModel]
+    expand: Callable[[Any, int], list[CatalystModel]]
+    build: Callable[[dict[str, Any], float | None, float | None], Atoms]
+    needs_lattice: bool = False
+    metal_surface: bool = False
+    description: str = ""
+
+
+CATALYST_TYPES: dict[str, CatalystType] = {}
+
+
+def register_catalyst_type(name: str, *, spec: type[BaseModel], expand, build, needs_lattice: bool = False,
+                           metal_surface: bool = False, description: str = "") -> CatalystType:
+    """Add a catalyst type; its spec model's ``type`` field must be ``Literal[name]``."""
+    tag = spec.model_fields.get("type")
+    if tag is None or getattr(tag.annotation, "__args__", None) != (name,):
+        raise TypeError(f"{spec.__name__}.type must be Literal[{name!r}] to register catalyst type {name!r}")
+    if name in CATALYST_TYPES:
+        raise ValueError(f"catalyst type {name!r} is registered twice")
+    t = CatalystType(name, spec, expand, build, needs_lattice, metal_surface, description or (spec.__doc__ or "").strip())
+    CATALYST_TYPES[name] = t
+    return t
+
+
+def catalyst_type(name: str) -> CatalystType:
+    try:
+        return CATALYST_TYPES[name]
+    except KeyError:
+        raise ValueError(f"unknown catalyst type {name!r}; use one of {sorted(CATALYST_TYPES)}") from None
+
+
+def is_metal_surface(kind: str | None) -> bool:
+    """True for a registered metal-surface type (``slab``, ``saa``): those get a d-band job."""
+    return kind in CATALYST_TYPES and CATALYST_TYPES[kind].metal_surface
+
+
+def build_model(recipe: dict[str, Any], a: float | None = None, c: float | None = None) -> Atoms:
+    """Build the structure of a recipe (pure function of the recipe and the lattice)."""
+    return catalyst_type(recipe["kind"]).build(recipe, a, c)
+
+
+def expand_catalysts(spec) -> list[CatalystModel]:
+    """All catalyst models of a validated spec, in spec order, names unique."""
+    models: list[CatalystModel] = []
+    for i, block in enumerate(spec.catalysts):
+        models += catalyst_type(block.type).expand(block, i)
+    names = [m.name for m in models]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"catalyst(s) listed twice: {', '.join(dup)}; remove the duplicates")
+    return models
+
+
+def built_model(recipe: dict[str, Any], kind: str, block: int) -> CatalystModel:
+    """A model named by its builder; building it now (cheap) validates the variant up front."""
+    atoms = build_model(recipe)
+    return CatalystModel(
+        name=atoms.info["catalyst"],
+        kind=kind,
+        recipe=recipe,
+        elements=tuple(sorted(set(atoms.get_chemical_symbols()))),
+        block=block,
+    )

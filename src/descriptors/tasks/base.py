@@ -1,0 +1,165 @@
+"""What a worker runs: one task function per job kind, in a registry, and the worker entry point.
+
+A task is a plain function ``(atoms, ctx) -> CalcResult`` registered for one or more job kinds
+with :func:`task`; :func:`run_job` looks the kind up, runs it and turns any exception into a
+failed :class:`JobOutcome` with its reason.  Tasks never touch the store: the driver records what
+they return.  Adding a job kind is one new task function.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from ase import Atoms
+
+from descriptors.calculators import CalculatorSetting
+
+__all__ = [
+    "OPTIMIZERS", "RelaxSettings", "CalcResult", "TaskContext", "JobOutcome", "TASKS", "task", "run_job",
+    "classify", "traceback_tail", "trajectory_path", "REASON_SCF", "REASON_NOT_CONVERGED", "REASON_CALCULATOR",
+    "REASON_NON_FINITE", "REASON_WORKER_LOST", "REASON_EXECUTOR", "REASON_EOS_RANGE",
+]
+
+OPTIMIZERS = ("BFGS", "LBFGS", "FIRE", "BFGSLineSearch", "GPMin")
+
+
+@dataclass(frozen=True)
+class RelaxSettings:
+    optimizer: str = "BFGS"
+    fmax: float = 0.05  # eV/A
+    steps: int = 300
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer, "fmax": self.fmax, "steps": self.steps}
+
+
+@dataclass
+class CalcResult:
+    """What a task returns: the final structure (with a single-point calculator), its energy,
+    the largest force, the steps taken, whether it converged, the wall time, and task-specific
+    numbers for the row's data (``extra``)."""
+
+    atoms: Atoms
+    energy: float
+    fmax: float
+    steps: int
+    converged: bool
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None  # why it is not converged, if not the optimizer's step limit
+
+
+@dataclass
+class TaskContext:
+    """Everything a task may use besides its structure."""
+
+    setting: CalculatorSetting
+    relax: RelaxSettings = field(default_factory=RelaxSettings)
+    trajectory: Path | None = None  # restart file of a relaxation
+    progress: dict[str, Any] = field(default_factory=dict)  # last energy, fmax and steps, updated live
+
+
+TASKS: dict[str, Callable[[Atoms, TaskContext], CalcResult]] = {}
+
+
+def task(*kinds: str):
+    """Register a task function for the job kinds ``kinds``."""
+    def register(fn):
+        for kind in kinds:
+            TASKS[kind] = fn
+        return fn
+
+    return register
+
+
+# Failure categories stored as ``reason`` (the message goes to ``error``, the traceback tail to data).
+REASON_SCF = "scf-not-converged"  # the calculator's SCF loop gave up (tblite raises)
+REASON_NOT_CONVERGED = "optimizer-not-converged"  # max steps reached; energy kept, status 'unconverged'
+REASON_EOS_RANGE = "eos-minimum-outside-range"  # the EOS minimum lies outside the sampled volumes
+REASON_CALCULATOR = "calculator-error"  # any other exception from the calculator or optimizer
+REASON_NON_FINITE = "non-finite-energy"
+REASON_WORKER_LOST = "worker-lost"  # the worker process died: wall-time kill, out of memory, segfault
+REASON_EXECUTOR = "executor-error"  # the execution system could not run the job
+TRACEBACK_TAIL = 4000  # characters of traceback kept
+
+
+@dataclass
+class JobOutcome:
+    job_id: str
+    ok: bool
+    result: CalcResult | None = None
+    error: str | None = None
+    traceback: str | None = None
+    reason: str | None = None  # a REASON_* category for failures and unconverged relaxations
+    last: dict[str, Any] = field(default_factory=dict)  # last energy, fmax, steps, seconds of a failed job
+
+
+def classify(err: BaseException) -> str:
+    """Short failure category of an exception raised while computing a job."""
+    msg = f"{type(err).__name__} {err}".lower()
+    if isinstance(err, FloatingPointError):
+        return REASON_NON_FINITE
+    if ("scf" in msg or "self-consistent" in msg or "self consistent" in msg) and "converg" in msg:
+        return REASON_SCF
+    return REASON_CALCULATOR
+
+
+def traceback_tail(text: str | None, limit: int = TRACEBACK_TAIL) -> str:
+    text = text or ""
+    return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+def trajectory_path(traj_dir: str | Path | None, job_id_: str) -> Path | None:
+    """Per-job trajectory file under the output directory (restart point of a killed relaxation)."""
+    return None if traj_dir is None else Path(traj_dir) / f"{job_id_}.traj"
+
+
+def _where() -> dict[str, Any]:
+    """Where a job ran: host, and the Slurm batch job if any (for tracing a failure to its allocation)."""
+    out: dict[str, Any] = {"host": socket.gethostname()}
+    if os.environ.get("SLURM_JOB_ID"):
+        out["slurm_job_id"] = os.environ["SLURM_JOB_ID"]
+    return out
+
+
+def run_job(
+    job_id_: str,
+    kind: str,
+    atoms: Atoms,
+    setting: CalculatorSetting,
+    relax_settings: RelaxSettings,
+    traj_dir: str | Path | None = None,
+) -> JobOutcome:
+    """Worker entry point: compute one job, never raise (a failure is an outcome).
+
+    ``traj_dir``: where relaxations write ``<job_id>.traj``; a relaxation whose trajectory is
+    already there (killed earlier) restarts from its last geometry.
+    """
+    t0 = time.perf_counter()
+    ctx = TaskContext(setting, relax_settings, trajectory_path(traj_dir, job_id_))
+    try:
+        fn = TASKS.get(kind)
+        if fn is None:
+            raise ValueError(f"job kind {kind!r} has no task; known: {sorted(TASKS)}")
+        atoms = atoms.copy()
+        atoms.info["job_id"] = job_id_
+        result = fn(atoms, ctx)
+        if not np.isfinite(result.energy):
+            raise FloatingPointError(f"non-finite energy {result.energy}")
+        result.extra.update(_where())
+        reason = None
+        if not result.converged:
+            reason = result.reason or REASON_NOT_CONVERGED
+        return JobOutcome(job_id_, True, result, reason=reason)
+    except Exception as err:  # recorded with its reason; the screen goes on
+        last = {k: ctx.progress.get(k) for k in ("energy", "fmax", "steps") if ctx.progress.get(k) is not None}
+        last["seconds"] = round(time.perf_counter() - t0, 3)
+        return JobOutcome(job_id_, False, None, f"{type(err).__name__}: {err}"[:500],
+                          traceback_tail(traceback.format_exc()), reason=classify(err), last=last)

@@ -1,0 +1,140 @@
+"""Calculations as plain functions (quacc-style): Atoms and settings in, result out.
+
+These run inside a worker (this process, a local process pool, or a batch job); they never
+touch the store.  A result carries everything the store needs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from descriptors.calculators import CalculatorSetting, make_calculator
+from descriptors.tasks.base import (
+    OPTIMIZERS,
+    CalcResult,
+    RelaxSettings,
+    TaskContext,
+    task,
+)
+
+__all__ = ["RelaxSettings", "CalcResult", "relax", "read_trajectory", "max_force", "freeze", "OPTIMIZERS"]
+
+
+def _optimizer(name: str):
+    import ase.optimize as opt
+
+    if name not in OPTIMIZERS:
+        raise ValueError(f"relax.optimizer: {name!r} unknown; choose one of {OPTIMIZERS}")
+    return getattr(opt, name)
+
+
+def max_force(atoms: Atoms) -> float:
+    f = atoms.get_forces()  # constrained forces (fixed atoms zeroed)
+    return float(np.sqrt((f**2).sum(axis=1)).max()) if len(f) else 0.0
+
+
+def freeze(atoms: Atoms, energy: float, forces: np.ndarray) -> Atoms:
+    out = atoms.copy()
+    out.calc = SinglePointCalculator(out, energy=energy, forces=forces)
+    return out
+
+
+def read_trajectory(path: str | Path) -> list[Atoms]:
+    """Every readable frame of an ASE trajectory; a frame cut short by a kill ends the list."""
+    from ase.io.trajectory import Trajectory
+
+    frames: list[Atoms] = []
+    try:
+        with Trajectory(str(path)) as traj:
+            for i in range(len(traj)):
+                frames.append(traj[i])
+    except Exception:  # truncated or corrupt tail: keep what was read
+        pass
+    return frames
+
+
+def _restart_from(path: Path, atoms: Atoms) -> tuple[Atoms, int]:
+    """Start geometry and steps already taken, from the trajectory of an earlier, interrupted run.
+
+    The readable frames are rewritten to a fresh file so that appending never follows a frame
+    that a kill cut short.  Returns (atoms, 0) when there is nothing usable.
+    """
+    from ase.io.trajectory import Trajectory
+
+    frames = read_trajectory(path)
+    ok = [f for f in frames if len(f) == len(atoms) and (f.numbers == atoms.numbers).all()]
+    if not ok:
+        path.unlink(missing_ok=True)
+        return atoms, 0
+    tmp = path.with_suffix(".tmp")
+    with Trajectory(str(tmp), "w") as out:
+        for f in ok:
+            out.write(f)
+    tmp.replace(path)
+    start = atoms.copy()
+    start.positions = ok[-1].positions
+    # the optimizer writes the start geometry as frame 0, and every step appends one frame
+    return start, len(ok) - 1
+
+
+def relax(
+    atoms: Atoms,
+    setting: CalculatorSetting,
+    settings: RelaxSettings = RelaxSettings(),
+    trajectory: str | Path | None = None,
+    progress: dict[str, Any] | None = None,
+) -> CalcResult:
+    """Relax ``atoms`` with the calculator ``setting``; steps=0 means single point.
+
+    ``trajectory``: file that receives every optimizer step.  If it already holds frames of this
+    structure (a run killed by a wall-time limit), the relaxation restarts from its last geometry
+    and the step budget counts the steps already taken.  ``progress`` (a dict) is updated after
+    every step with the last energy, fmax and step count, so a caller still knows them when the
+    calculator raises.
+    """
+    t0 = time.perf_counter()
+    start, done = atoms, 0
+    traj_path = Path(trajectory) if trajectory else None
+    if traj_path is not None and settings.steps > 0:
+        traj_path.parent.mkdir(parents=True, exist_ok=True)
+        if traj_path.exists():
+            start, done = _restart_from(traj_path, atoms)
+    work = start.copy()
+    work.calc = make_calculator(setting, atoms=work)
+    info = {"restarted_from_step": done} if done else {}
+    if progress is not None:
+        progress.update(steps=done, energy=None, fmax=None, **info)
+    nsteps = 0
+    converged = True
+    if settings.steps > 0:
+        Opt = _optimizer(settings.optimizer)
+        kw = {}
+        if traj_path is not None:
+            kw = {"trajectory": str(traj_path), "append_trajectory": True}
+        dyn = Opt(work, logfile=None, **kw)
+        if progress is not None:
+            def observe():
+                progress.update(steps=done + int(dyn.nsteps), energy=float(work.get_potential_energy()),
+                                fmax=max_force(work))
+            dyn.attach(observe, interval=1)
+        remaining = max(settings.steps - done, 0)
+        converged = bool(dyn.run(fmax=settings.fmax, steps=remaining))
+        nsteps = done + int(dyn.nsteps)
+    energy = float(work.get_potential_energy())
+    forces = work.get_forces(apply_constraint=False)
+    fmax = max_force(work)
+    if settings.steps > 0 and not converged:
+        converged = fmax < settings.fmax
+    return CalcResult(freeze(work, energy, forces), energy, fmax, nsteps, converged, time.perf_counter() - t0, info)
+
+
+@task("gas", "clean", "adsorbate")
+def relax_task(atoms: Atoms, ctx: TaskContext) -> CalcResult:
+    """Relaxation of a gas molecule, a clean model or an adsorbate structure."""
+    return relax(atoms, ctx.setting, ctx.relax, trajectory=ctx.trajectory, progress=ctx.progress)

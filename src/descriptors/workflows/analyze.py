@@ -1,0 +1,55 @@
+"""The analysis stage: missing vibrations through the engine (when corrections are computed),
+then the analysis of analysis/ on the stored energies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from descriptors.analysis import load_csv, load_store, run_analysis, write_outputs
+from descriptors.analysis.compute import AnalysisResult
+from descriptors.specs.analysis import AnalysisSettings
+from descriptors.workflows.vibrations import (
+    plan_screen_vibrations,
+    run_vibrations_for_db,
+)
+
+__all__ = ["analyze", "analyze_screen"]
+
+
+def analyze(source: str | Path, settings: AnalysisSettings, out: str | Path, corrections_given: bool = True,
+            plots: bool = True, progress: bool = True) -> tuple[AnalysisResult, dict[str, Path]]:
+    """Load (db or CSV), compute missing vibrations for a db with computed corrections, analyse, write."""
+    source = Path(source)
+    if source.suffix.lower() == ".csv":
+        ds = load_csv(source, settings, corrections_given)
+    else:
+        if settings.correction_mode == "computed":
+            run_vibrations_for_db(source, progress=progress, use_flagged=settings.use_flagged)
+        ds = load_store(source, settings)
+    res = run_analysis(ds, settings)
+    return res, write_outputs(res, out, plots=plots)
+
+
+def analyze_screen(spec, store, engine, out: str | Path, log=print) -> dict[str, Path]:
+    """The analysis stage of a screen (``[analysis]`` table): vibrations if computed, then everything.
+
+    Writes into ``<out>/analysis``; returns the written paths.  Species without a valid site or a
+    correction are reported per catalyst (``missing`` column), not dropped silently.
+    """
+    settings = spec.analysis.settings()
+    if settings.correction_mode == "computed":
+        jobs = plan_screen_vibrations(store, engine.setting, settings.use_flagged)
+        engine.run(jobs, "vibrations")
+    ds = load_store(store, settings)
+    res = run_analysis(ds, settings)
+    paths = write_outputs(res, Path(out) / "analysis")
+    ok = [pw for pw in res.pathways.values() if pw.U_L is not None]
+    log(f"analysis: U_L for {len(ok)} of {len(res.pathways)} catalysts ({res.dataset.corrections}; "
+        f"{res.reference_text})")
+    for d, v in res.volcanoes_1d.items():
+        log(f"  volcano in {d}: apex at {v.apex_x:.2f} eV, U_L = {v.apex_U_L:.2f} V vs RHE")
+    for e in res.volcano_errors:
+        log(f"  {e}")
+    return {f"analysis_{k}": v for k, v in paths.items()}
+
+

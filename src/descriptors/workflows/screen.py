@@ -1,0 +1,205 @@
+"""A screen: spec -> jobs -> engine -> store -> tables.
+
+Stages run in dependency order: bulk lattice constants (where 'relaxed'), gas references,
+clean catalyst models, then every (catalyst, adsorbate, binding mode, site) from the relaxed
+clean model.  Sites are found on the ideal model (its symmetry) and placed on the relaxed one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from descriptors import __version__
+from descriptors.convention import CONVENTION_TEXT, REFERENCE_CONVENTION
+from descriptors.engine import Engine, Job, RowExtras
+from descriptors.geometry.anomalies import clean_reference
+from descriptors.report.tables import write_tables
+from descriptors.specs import EngineSpec, Spec, SpecError
+from descriptors.store import STATUS_FAILED, Store
+from descriptors.structures import expand_catalysts
+from descriptors.tasks import JobOutcome, RelaxSettings
+from descriptors.workflows.analyze import analyze_screen
+from descriptors.workflows.dband import dband_jobs, dband_post, write_dband_table
+from descriptors.workflows.stages import (
+    adsorption_record,
+    bulk_jobs,
+    clean_jobs,
+    plan_adsorbate_jobs,
+    record_clean_check,
+    run_gas_references,
+)
+from descriptors.workflows.verify import run_verify
+
+__all__ = ["run_screen", "engine_settings", "ScreenOptions", "ScreenResult", "DB_NAME"]
+
+DB_NAME = "screen.db"
+
+
+@dataclass
+class ScreenResult:
+    out: Path
+    db: Path
+    stats: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+    tables: dict[str, Path] = field(default_factory=dict)
+    job_ids: dict[str, list[str]] = field(default_factory=dict)
+    verify: dict[str, Any] | None = None  # verify.py summary when the spec has a [verify] table
+
+
+@dataclass
+class ScreenOptions:
+    """How to run a screen, beyond its spec (the command line's overrides)."""
+
+    out: Path
+    workers: int | None = None
+    retry_failed: bool | None = None
+    progress: bool = True
+    quiet: bool = False
+    include_flagged: bool = False
+    engine: str | None = None  # 'serial' | 'local' | 'slurm': overrides the spec's [engine] type
+    db: str | None = None  # SQLite path or postgresql:// URL: overrides the spec's db
+
+    def log(self, msg: str) -> None:
+        if not self.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+
+def run_screen(
+    spec: Spec,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    retry_failed: bool | None = None,
+    progress: bool = True,
+    quiet: bool = False,
+    include_flagged: bool = False,
+    engine: str | None = None,
+    db: str | None = None,
+) -> ScreenResult:
+    """Run every job of ``spec`` not yet stored.  ``engine`` ('serial'|'local'|'slurm') and ``db``
+    (SQLite path or postgresql:// URL) override the spec's ``[engine]`` table and ``db``."""
+    opts = ScreenOptions(Path(out or spec.output), workers, retry_failed, progress, quiet, include_flagged, engine, db)
+    engines: list[Engine] = []
+    try:
+        return _run_screen(spec, opts, engines)
+    finally:
+        for e in engines:  # stop the Parsl workers / cancel the Slurm blocks, also on errors
+            e.close()
+
+
+def engine_settings(spec: Spec, engine: str | None = None):
+    """The spec's ``[engine]`` table with ``--engine`` applied; SpecError if Slurm settings are missing."""
+    if engine is None or engine == spec.engine.type:
+        return spec.engine
+    if engine == "slurm":
+        raise SpecError("--engine slurm: the spec has no Slurm settings; add an [engine] table with "
+                        "type = 'slurm', walltime, partition, ... (example: workflows/slurm_example.toml)")
+    if engine not in ("local", "serial"):
+        raise SpecError(f"--engine {engine!r}: choose local, slurm or serial")
+    return EngineSpec(type=engine, retries=spec.engine.retries)
+
+
+def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine]) -> ScreenResult:
+    t0 = time.perf_counter()
+    out = opts.out
+    out.mkdir(parents=True, exist_ok=True)
+    setting = spec.calculator.setting()
+    relax = RelaxSettings(spec.relax.optimizer, spec.relax.fmax, spec.relax.steps)
+    eng = engine_settings(spec, opts.engine)
+    store = Store(opts.db or spec.db or out / DB_NAME)
+    engine = Engine(
+        store, setting, relax,
+        workers=opts.workers or spec.execution.workers or os.cpu_count() or 1,
+        retry_failed=spec.execution.retry_failed if opts.retry_failed is None else opts.retry_failed,
+        progress=opts.progress and not opts.quiet,
+        engine=eng,
+        workdir=out,
+        name=spec.name,
+    )
+    engines.append(engine)
+    opts.log(f"engine: {engine.kind}" + (f" ({engine.workers} workers)" if engine.kind == "local" else "")
+         + f"; database: {store}")
+    opts.log(f"screen {spec.name!r}: calculator {setting.label()}")
+    if setting.info.fidelity == "test-only":
+        opts.log(f"NOTE: {setting.info.note}")
+    models = expand_catalysts(spec)
+    adsorbates = spec.adsorbate_names()
+    skipped: list[str] = []
+
+    bjobs = bulk_jobs(models, setting)
+    bulk_ids = {(j.meta["metal"], j.recipe["structure"]): j.id for j in bjobs}
+    engine.run(bjobs, "bulk lattice")
+    mu, gjobs = run_gas_references(engine, setting, relax)
+
+    cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
+    engine.run(cjobs, "clean models")
+    djobs = dband_jobs(cjobs, store, setting)
+    engine.run(djobs, "d-band centres", postprocess=dband_post)
+
+    def post(job: Job, outcome: JobOutcome) -> RowExtras:
+        return adsorption_record(job, outcome, clean_energy[job.parent], mu, clean_refs[job.parent])
+
+    ajobs: list[Job] = []
+    clean_energy: dict[str, float] = {}
+    clean_refs: dict[str, Any] = {}  # relaxed clean model + its site list: the anomaly checks' reference
+    for cj in cjobs:
+        row = store.get(cj.id)
+        if row is None or row.get("status") == STATUS_FAILED:
+            skipped.append(f"{cj.meta['catalyst']}: clean model failed ({row.get('error') if row else 'missing'})")
+            continue
+        clean_energy[cj.id] = row.energy
+        relaxed = row.toatoms()
+        clean_refs[cj.id] = clean_reference(ideal[cj.id], relaxed)
+        if record_clean_check(store, row, clean_refs[cj.id]):
+            skipped.append(f"{cj.meta['catalyst']}: relaxed clean model flagged {clean_refs[cj.id].anomaly!r} "
+                           f"({clean_refs[cj.id].reason()}); its adsorbate jobs are not run")
+            continue
+        ajobs += plan_adsorbate_jobs(cj, ideal[cj.id], relaxed, adsorbates, spec, setting, relax)
+    opts.log(f"{len(models)} catalysts x {len(adsorbates)} adsorbates -> {len(ajobs)} adsorbate jobs")
+    engine.run(ajobs, "adsorbates", postprocess=post)
+
+    job_ids = {"bulk": [j.id for j in bjobs], "gas": [j.id for j in gjobs], "clean": [j.id for j in cjobs],
+               "adsorbate": [j.id for j in ajobs]}
+    tables = write_tables(store, out, spec, setting, relax, job_ids, include_flagged=opts.include_flagged)
+    if djobs:
+        job_ids["dband"] = [j.id for j in djobs]
+        if (dband_csv := write_dband_table(store, out, job_ids["dband"])) is not None:
+            tables["dband_centres"] = dband_csv
+    if spec.analysis is not None:  # free energies, U_L, scaling relations, volcanoes (analysis/)
+        try:
+            tables.update(analyze_screen(spec, store, engine, out, log=opts.log))
+        except ValueError as err:  # e.g. a gas reference failed: reported, the screen's results stand
+            skipped.append(f"analysis: {err}")
+    stats = engine.stats.as_dict()
+    vres = None
+    if spec.verify is not None:  # pre-screen then verify: the expensive level (verify.py)
+        vres = run_verify(spec, store, out, cjobs, ajobs, ideal, engine.derive, log=opts.log)
+        skipped += vres.skipped
+        tables.update(vres.tables)
+        for k in ("computed", "reused", "failed", "failed_reused"):
+            stats[k] += vres.stats[k]
+        stats["verify"] = vres.stats
+    stats["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    stats["jobs"] = {k: len(v) for k, v in job_ids.items()}
+    summary = {
+        "spec": spec.name,
+        "code": f"no3rr-descriptors {__version__}",
+        "calculator": setting.as_dict(),
+        "calculator_label": setting.label(),
+        "fidelity": setting.info.fidelity,
+        "note": setting.info.note,
+        "relax": relax.as_dict(),
+        "reference_convention": REFERENCE_CONVENTION,
+        "convention": CONVENTION_TEXT,
+        "stats": stats,
+        "skipped": skipped,
+        "tables": {k: str(v) for k, v in tables.items()},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    engine.mark_complete()  # every stage planned and run (`no3rr status` reads this)
+    return ScreenResult(out, store.path or store.location, stats, skipped, tables, job_ids, vres.summary if vres else None)

@@ -1,0 +1,234 @@
+"""The stages a screen and its verify level share: bulk lattice constants, gas references,
+clean models, adsorbate placements and what is stored with each relaxed adsorbate.
+
+Each function plans jobs (``Job`` with its recipe, hence its identity) or reads their results
+from the store; the engine runs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from descriptors.calculators import CalculatorSetting
+from descriptors.convention import CONVENTION_TEXT, atomic_potentials
+from descriptors.engine import Job, RowExtras
+from descriptors.geometry import (
+    ADSORBATES,
+    find_site_pairs,
+    find_sites,
+    place,
+    place_bidentate,
+)
+from descriptors.geometry.anomalies import CleanReference, adsorbate_fields
+from descriptors.identity import structure_hash
+from descriptors.specs import Spec
+from descriptors.store import STATUS_FAILED, Store
+from descriptors.structures import CatalystModel
+from descriptors.structures.gas import GAS_REFERENCES, gas_molecule
+from descriptors.structures.slabs import bulk_cell, reference_lattice
+from descriptors.tasks import JobOutcome, RelaxSettings
+
+__all__ = ["bulk_jobs", "gas_jobs", "run_gas_references", "adsorption_record", "clean_jobs", "plan_adsorbate_jobs",
+           "record_clean_check", "adsorbate_label", "BULK_MIN_LENGTH_GAMMA", "EOS"]
+
+BULK_MIN_LENGTH_GAMMA = 10.0  # A; bulk supercell edge for Gamma-only calculators
+EOS = {"strain": 0.04, "points": 7}
+
+
+def _common(setting: CalculatorSetting, relax: RelaxSettings) -> dict[str, Any]:
+    return {"calculator": setting.as_dict(), "relax": relax.as_dict(), "code": "descriptors"}
+
+
+def bulk_jobs(models: list[CatalystModel], setting: CalculatorSetting) -> list[Job]:
+    jobs, seen = [], set()
+    for m in models:
+        if m.bulk is None or m.bulk in seen:
+            continue
+        seen.add(m.bulk)
+        metal, structure = m.bulk
+        a0, c0 = reference_lattice(metal, structure)
+        min_len = BULK_MIN_LENGTH_GAMMA if setting.info.gamma_only else 0.0
+        atoms = bulk_cell(metal, structure, a0, c0, min_length=min_len)
+        recipe = {
+            "kind": "bulk", "metal": metal, "structure": structure, "a0": a0, "c0": c0,
+            "min_length": min_len, "eos": EOS, "structure_hash": structure_hash(atoms),
+            "calculator": setting.as_dict(),
+        }
+        jobs.append(Job("bulk", recipe, {"metal": metal, "structure": structure, "catalyst": f"bulk {metal}"}, atoms,
+                        label=f"bulk {metal}"))
+    return jobs
+
+
+def gas_jobs(setting: CalculatorSetting, relax: RelaxSettings) -> list[Job]:
+    jobs = []
+    for name in GAS_REFERENCES:
+        atoms = gas_molecule(name)
+        recipe = {"kind": "gas", "molecule": name, "structure_hash": structure_hash(atoms), **_common(setting, relax)}
+        jobs.append(Job("gas", recipe, {"molecule": name, "catalyst": "gas"}, atoms, label=f"gas {name}"))
+    return jobs
+
+
+def run_gas_references(engine, setting: CalculatorSetting, relax: RelaxSettings, desc: str = "gas references"
+                       ) -> tuple[dict[str, float], list[Job]]:
+    """Relax the gas references with ``setting`` (stored jobs are reused); return the atomic
+    chemical potentials of the adsorption-energy convention (convention.py) and the jobs."""
+    gjobs = gas_jobs(setting, relax)
+    engine.run(gjobs, desc)
+    gas = {}
+    for j in gjobs:
+        row = engine.store.get(j.id)
+        if row is not None and row.get("status") != STATUS_FAILED:
+            gas[j.meta["molecule"]] = row.energy
+    try:
+        return atomic_potentials(gas), gjobs
+    except KeyError as err:
+        raise RuntimeError(f"gas-phase references with {setting.name} failed ({err}); "
+                           f"see `ase db {engine.store.location} kind=gas,calc={setting.name}`") from None
+
+
+def adsorption_record(job: Job, outcome: JobOutcome, e_clean: float, mu: dict[str, float], clean_ref
+                      ) -> RowExtras:
+    """What is stored with a relaxed adsorbate job: its adsorption energy against the atomic
+    references ``mu`` and the clean model's energy ``e_clean``, and the geometry checks against
+    the relaxed clean model ``clean_ref`` (geometry/anomalies.py)."""
+    atoms = outcome.result.atoms
+    info = job.atoms.info
+    counts: dict[str, int] = {}
+    for i in info["adsorbate_indices"]:
+        counts[atoms[i].symbol] = counts.get(atoms[i].symbol, 0) + 1
+    e_ads = outcome.result.energy - e_clean - sum(n * mu[s] for s, n in counts.items())
+    fields, data = adsorbate_fields(atoms, info, clean_ref, job.meta.get("site"))
+    data.update({
+        "convention": CONVENTION_TEXT,
+        "mu": mu,
+        "adsorbate_indices": info["adsorbate_indices"],
+        "binding_indices": info["binding_indices"],
+        "active": info.get("active"),
+    })
+    return RowExtras({"e_ads": float(e_ads), "reference": "atomic", **fields}, data)
+
+
+def record_clean_check(store, row, ref: CleanReference) -> bool:
+    """Write the clean model's flag onto its stored row (if not there yet); True if flagged.
+
+    Only the screen's driver process calls this (it is the only writer of the store).
+    """
+    if row.get("anomaly", None) != ref.anomaly or ("anomaly_details" not in row.data and ref.anomaly):
+        store.db.update(row.id, anomaly=ref.anomaly, excluded=bool(ref.anomaly),
+                        data={"anomaly_details": ref.details})
+    return bool(ref.anomaly)
+
+
+def adsorbate_label(meta: dict[str, Any]) -> str:
+    """How progress and status name an adsorbate job: 'Cu(111) *NO bridge-N@top'."""
+    return f"{meta.get('catalyst')} *{meta.get('adsorbate')} {meta.get('binding')}@{meta.get('site')}"
+
+
+def _lattice(model: CatalystModel, store: Store, bulk_ids: dict) -> tuple[float | None, float | None, dict] | None:
+    """Lattice constants of a metal model (and how they were chosen), or None if its bulk job failed."""
+    if not model.catalyst_type.needs_lattice:
+        return None, None, {}
+    if model.lattice == "relaxed":
+        bid = bulk_ids[model.bulk]
+        row = store.get(bid)
+        if row is None or row.get("status") == STATUS_FAILED:
+            return None
+        a0, c0 = reference_lattice(*model.bulk)
+        s = row.data["scale"]
+        return a0 * s, (c0 * s if c0 else None), {"lattice": "relaxed", "bulk_job": bid}
+    if model.lattice == "experimental":
+        a, c = model.unrelaxed_lattice()
+        return a, c, {"lattice": "experimental", "a": a, "c": c}
+    return float(model.lattice), None, {"lattice": "given", "a": float(model.lattice)}
+
+
+def clean_jobs(models, store, bulk_ids, setting, relax, skipped: list[str]) -> tuple[list[Job], dict[str, Any]]:
+    jobs, ideal = [], {}
+    for m in models:
+        lat = _lattice(m, store, bulk_ids)
+        if lat is None:
+            skipped.append(f"{m.name}: bulk lattice job failed")
+            continue
+        a, c, lattice_recipe = lat
+        atoms = m.build(a, c)
+        recipe = {"kind": "clean", "model": m.recipe, "lattice": lattice_recipe, **_common(setting, relax)}
+        if lattice_recipe.get("lattice") != "relaxed":
+            # the structure is fully known up front: hash it into the identity
+            recipe["structure_hash"] = structure_hash(atoms)
+        meta = {"catalyst": m.name, "model": atoms.info.get("model", m.kind)}
+        for k in ("metal", "host", "solute", "support", "coordination", "ligand"):
+            if atoms.info.get(k) is not None:
+                meta[k] = atoms.info[k]
+        if atoms.info.get("facet"):
+            meta["facet"] = f"({atoms.info['facet']})"  # '(100)': ase.db refuses numeric-looking strings
+        if atoms.info.get("metals"):
+            meta["metals"] = "-".join(atoms.info["metals"])
+        if atoms.info.get("lattice_a"):
+            meta["lattice_a"] = float(atoms.info["lattice_a"])
+        job = Job("clean", recipe, meta, atoms, label=f"clean {m.name}")
+        jobs.append(job)
+        ideal[job.id] = atoms
+    return jobs, ideal
+
+
+def plan_adsorbate_jobs(
+    clean_job: Job,
+    ideal,
+    relaxed,
+    adsorbates: list[str],
+    spec: Spec,
+    setting: CalculatorSetting,
+    relax: RelaxSettings,
+) -> list[Job]:
+    """Every (adsorbate, binding mode, site) job on one relaxed clean model."""
+    placement = spec.placement
+    relaxed = relaxed.copy()
+    relaxed.info = dict(ideal.info)
+    sites = [s for s in find_sites(ideal) if s.kind in placement.site_kinds]
+    active = ideal.info.get("active")
+    pairs = None
+    jobs = []
+    for name in adsorbates:
+        ads = ADSORBATES[name]
+        for mode in ads.modes:
+            if mode.bidentate:
+                if not placement.bidentate:
+                    continue
+                if pairs is None:
+                    pairs = find_site_pairs(ideal, max_distance=placement.max_pair_distance)
+                d_ads = ads.binding_distance(mode)
+                chosen = []
+                for p in pairs:
+                    chelate = p.distance < 0.5
+                    if chelate and active and len(active) == 1:
+                        chosen.append(p)
+                    elif not chelate and abs(p.distance - d_ads) <= placement.bidentate_tolerance:
+                        chosen.append(p)
+                placements = [(p.label, lambda p=p: place_bidentate(relaxed, ads, p, mode), p) for p in chosen]
+            else:
+                placements = [(s.label, lambda s=s: place(relaxed, ads, s, mode), s) for s in sites if s.kind in mode.sites]
+            for label, make, where in placements:
+                atoms = make()
+                recipe = {
+                    "kind": "adsorbate",
+                    "parent": clean_job.id,
+                    "adsorbate": name,
+                    "binding": mode.name,
+                    "site": label,
+                    "site_indices": atoms.info["site_indices"],
+                    "geometry": np.round(ads.atoms(mode).positions, 4).tolist(),
+                    **_common(setting, relax),
+                }
+                meta = {
+                    "catalyst": clean_job.meta["catalyst"],
+                    "model": clean_job.meta.get("model"),
+                    "facet": clean_job.meta.get("facet"),
+                    "adsorbate": name,
+                    "binding": mode.name,
+                    "site": label,
+                    "site_kind": getattr(where, "kind", "pair"),
+                }
+                jobs.append(Job("adsorbate", recipe, meta, atoms, parent=clean_job.id, label=adsorbate_label(meta)))
+    return jobs

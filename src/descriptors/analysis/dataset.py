@@ -199,7 +199,7 @@ def load_store(db, settings: AnalysisSettings) -> Dataset:
         db = Path(db)
         if not db.is_file():
             raise ValueError(f"{db}: no such database; give the screen.db of a screen or a CSV file")
-        store = Store(db)
+        store = Store(db, readonly=True)
     sites, gas_list, _ = level_rows(store, settings.level)
     best = best_rows(sites, include_flagged=settings.use_flagged)
     if not best:

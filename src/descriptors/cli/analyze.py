@@ -31,10 +31,12 @@ def run(args) -> int:
     """``no3rr analyze``: exit 2 on bad input, 1 if no catalyst got a limiting potential, else 0."""
     from descriptors.specs.analysis import CORRECTION_MODES, AnalysisSettings
     from descriptors.workflows.analyze import analyze
+    from descriptors.workflows.screen import check_out
 
     src = Path(args.input)
     if not src.is_file():
         return err(f"{args.input}: no such file; give a screen.db or a CSV (catalyst,species,E_ads_eV|G_eV)")
+    check_out(Path(args.out))  # a file, or under a file, or not writable: SpecError, exit 2
     is_csv = src.suffix.lower() == ".csv"
     corr = args.corrections or ("computed" if not is_csv else "none")
     try:

@@ -45,7 +45,7 @@ def run(args) -> int:
     if not is_url(db) and not db.is_file():
         return err(f"--db {args.db}: no such database; give the screen.db of a screen (e.g. results/quickstart/screen.db)"
                     " or a postgresql:// URL")
-    store = Store(db)
+    store = Store(db, readonly=True)
     try:
         rows = _lookup_rows(store, args)
     except ValueError as e:

@@ -12,7 +12,7 @@ import sys
 
 from descriptors import __version__
 from descriptors.cli import analyze, build, listing, lookup, screen, status, validate
-from descriptors.cli.common import EXIT_BAD_INPUT, err
+from descriptors.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, err
 
 __all__ = ["build_parser", "main", "EXIT_BAD_INPUT"]
 
@@ -22,6 +22,7 @@ COMMANDS = (screen, validate, lookup, analyze, build, listing, status)  # in the
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="no3rr", description="Descriptor screening for electrochemical nitrate reduction.")
     p.add_argument("--version", action="version", version=f"no3rr-descriptors {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
@@ -31,12 +32,37 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from descriptors.specs import SpecError
-
     try:
         return int(args.func(args) or 0)
-    except SpecError as e:  # bad spec: reported before anything is computed
+    except BrokenPipeError:  # `no3rr status OUT | head`: the reader left; not an error
+        import os
+
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return EXIT_OK
+    except Exception as e:
+        if args.debug:
+            raise
+        return expected_error(e)
+
+
+def expected_error(e: BaseException) -> int:
+    """One line on stderr for an expected failure (exit 2, or 1 when jobs failed); else re-raise."""
+    from descriptors.engine import EngineError, StageFailed
+    from descriptors.specs import SpecError
+    from descriptors.store import StoreError, StoreLocked
+
+    if isinstance(e, StageFailed):
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    if isinstance(e, (SpecError, StoreError, StoreLocked, EngineError)):
         return err(str(e))
+    if isinstance(e, OSError) and e.filename is not None:  # unwritable/missing file or directory
+        return err(f"{e.filename}: {e.strerror or e} (run with --debug for the traceback)")
+    raise e  # not an expected failure: a bug, shown with its traceback
 
 
 if __name__ == "__main__":  # pragma: no cover

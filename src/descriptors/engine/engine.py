@@ -1,8 +1,11 @@
 """Engine: run the jobs that are not yet in the store, and write every outcome as it arrives.
 
-Jobs run on an executor (executors.py): in this process (``serial``), on local Parsl workers
-(``local``, the default with more than one worker) or in Slurm batch jobs through Parsl
-(``slurm``).  Workers only compute; this process is the only writer of the database, so an
+Jobs run on an executor: in this process (``serial``), on a local process pool (``local``,
+pool.py, the default with more than one worker) or in Slurm batch jobs through Parsl (``slurm``,
+executors.py).  A worker that dies is replaced and its jobs resubmitted (``retries``, at least 2)
+before they are recorded as ``worker-lost``.  On SIGINT/SIGTERM (interrupt.py) the engine stops
+submitting, keeps what finished, kills its workers and records nothing else: jobs cut short
+stay pending.  Workers only compute; this process is the only writer of the database, so an
 interrupted screen loses at most the jobs in flight, and SQLite on a shared filesystem never sees
 concurrent writers.  Jobs already stored (ok, unconverged, or failed unless ``retry_failed``) are
 not computed again.  A failed job -- calculator exception, SCF not converged, worker lost to a
@@ -23,7 +26,8 @@ from typing import Any, Callable
 from tqdm import tqdm
 
 from descriptors.calculators import CalculatorSetting
-from descriptors.engine.executors import ParslExecutor, engine_type
+from descriptors.engine.executors import EngineError, ParslExecutor, engine_type
+from descriptors.engine.interrupt import Interrupted, on_second, requested
 from descriptors.engine.jobs import Job, RowExtras
 from descriptors.identity import settings_digest
 from descriptors.store.db import STATUS_FAILED, STATUS_OK, STATUS_UNCONVERGED, Store
@@ -39,11 +43,15 @@ from descriptors.tasks import (
     trajectory_path,
 )
 
-__all__ = ["Engine", "EngineStats", "settings_hash", "TRAJ_DIR", "PARSL_DIR"]
+__all__ = ["Engine", "EngineStats", "StageFailed", "settings_hash", "TRAJ_DIR", "PARSL_DIR"]
 
 TRAJ_DIR = "trajectories"
 PARSL_DIR = "parsl-runinfo"
 _LOST = ("WorkerLost", "ManagerLost", "BadStateException")
+
+
+class StageFailed(RuntimeError):
+    """Jobs the rest of the screen depends on failed (e.g. the gas references): exit code 1."""
 
 
 def settings_hash(setting: CalculatorSetting, relax: RelaxSettings) -> str:
@@ -93,10 +101,16 @@ class Engine:
         self.traj_dir = self.workdir / TRAJ_DIR if self.workdir is not None else None
         self.plan = Plan(self.workdir / PLAN_NAME, store.location, name, setting.label()) if self.workdir else None
         self.executor = None
-        if self.kind in ("local", "slurm"):
+        threads = getattr(engine, "cores_per_job", None) or 1
+        # resubmissions of a job whose worker died, before it is recorded as worker-lost
+        self.retries = max(2, int(getattr(engine, "retries", 0) or 0))
+        if self.kind == "local":
+            from descriptors.engine.pool import LocalPool
+
+            self.executor = LocalPool(self.workers, threads, self.retries)
+        elif self.kind == "slurm":
             run_dir = (self.workdir or Path.cwd()) / PARSL_DIR
-            threads = getattr(engine, "cores_per_job", None) or 1
-            self.executor = ParslExecutor(engine if engine is not None else self.kind, run_dir, self.workers, threads)
+            self.executor = ParslExecutor(engine, run_dir, self.workers, threads)
 
     def derive(self, setting: CalculatorSetting, relax_settings: RelaxSettings) -> "Engine":
         """An engine for other calculator/relaxation settings on the same store, executor and plan
@@ -175,7 +189,7 @@ class Engine:
                 finally:
                     limits.restore_original_limits()
             else:
-                self._run_parsl(todo, postprocess, bar, counts, tick)
+                self._run_pool(todo, postprocess, bar, counts, tick)
         finally:
             bar.close()
 
@@ -184,36 +198,90 @@ class Engine:
             counts["running"] = 1
             bar.set_postfix(counts, refresh=True)
             outcome = run_job(job.id, job.kind, job.atoms, self.setting, self.relax, traj_dir=self.traj_dir)
+            if requested():  # the interrupt landed inside the job: whatever it returned is not its result
+                raise Interrupted(requested())
             self._record(job, outcome, postprocess)
             tick(outcome.ok, 0)
 
-    def _run_parsl(self, todo, postprocess, bar, counts, tick) -> None:
+    def _run_pool(self, todo, postprocess, bar, counts, tick) -> None:
+        """Submit every job; record outcomes as they arrive; resubmit jobs whose worker died."""
         submitted: dict[Any, tuple[Job, float]] = {}
-        for job in todo:
+        attempts: dict[str, int] = {}
+
+        def submit(job: Job) -> None:
             fut = self.executor.submit(job.id, job.kind, job.atoms, self.setting, self.relax, self.traj_dir)
             submitted[fut] = (job, time.time())
-        left = set(submitted)
-        while left:
-            finished, left = wait(left, timeout=2.0, return_when=FIRST_COMPLETED)
-            running = min(len(left), self.executor.slots())
-            for fut in finished:
-                job, t_submit = submitted[fut]
-                try:
-                    outcome = fut.result()
-                except Exception as err:  # the worker died or Parsl could not run the job
-                    outcome = self._lost(job, err, t_submit)
+
+        kill = getattr(self.executor, "kill", None) or self.executor.close
+        remove = on_second(kill)
+        left: set = set()
+        try:
+            for job in todo:
+                submit(job)
+            left = set(submitted)
+            while left:
+                finished, left = wait(left, timeout=2.0, return_when=FIRST_COMPLETED)
+                running = min(len(left), self.executor.slots())
+                lost: list[tuple[Job, BaseException, float]] = []
+                for fut in finished:
+                    job, t_submit = submitted.pop(fut)
+                    try:
+                        outcome = fut.result()
+                    except Exception as err:  # the worker died or the executor could not run the job
+                        lost.append((job, err, t_submit))
+                        continue
+                    if getattr(self.executor, "restarts", None):
+                        self.executor.restarts = 0  # a worker delivered: the pool is healthy
+                    self._record(job, outcome, postprocess)
+                    tick(outcome.ok, running)
+                if lost:
+                    self._resubmit(lost, attempts, submitted, submit, postprocess, tick, running)
+                    left = set(submitted)
+                if not finished:
+                    counts["running"] = running
+                    bar.set_postfix(counts, refresh=True)
+        except KeyboardInterrupt:  # Interrupted (SIGINT/SIGTERM): keep what finished, abandon the rest
+            for fut in list(submitted):
+                if fut.done() and not fut.cancelled() and fut.exception() is None and fut.result().ok:
+                    self._record(submitted[fut][0], fut.result(), postprocess)
+            kill()
+            raise
+        finally:
+            remove()
+
+    def _resubmit(self, lost, attempts, submitted, submit, postprocess, tick, running) -> None:
+        """Jobs whose worker died: submit again (a new pool if it broke) or record them as worker-lost."""
+        from descriptors.engine.pool import MAX_RESTARTS, BrokenProcessPool
+
+        broken = any(isinstance(err, BrokenProcessPool) for _, err, _ in lost)
+        if broken:  # every job in flight is lost with the pool: replace it and resubmit them all
+            for fut in list(submitted):
+                if fut.done() and fut.exception() is None:
+                    continue  # finished before the pool broke: collected by the caller's next wait
+                job, t_submit = submitted.pop(fut)
+                lost.append((job, fut.exception() if fut.done() else BrokenProcessPool("pool replaced"), t_submit))
+            self.executor.replace()
+            if self.executor.restarts > MAX_RESTARTS:
+                raise EngineError(f"no worker process could be kept alive on this machine: {MAX_RESTARTS} worker pools "
+                                  "in a row died before finishing a job (last error: "
+                                  f"{type(lost[0][1]).__name__}: {lost[0][1]}); check memory and the calculator, "
+                                  "or run with --engine serial to see the failure")
+        for job, err, t_submit in lost:
+            retryable = broken or type(err).__name__ in _LOST
+            attempts[job.id] = attempts.get(job.id, 0) + 1
+            if retryable and attempts[job.id] <= self.retries:
+                submit(job)
+            else:
+                outcome = self._lost(job, err, t_submit)
                 self._record(job, outcome, postprocess)
                 tick(outcome.ok, running)
-            if not finished:
-                counts["running"] = running
-                bar.set_postfix(counts, refresh=True)
 
     def _lost(self, job: Job, err: BaseException, t_submit: float) -> JobOutcome:
         """Outcome of a job whose worker never returned: last state from its trajectory."""
         import traceback as tb
 
         name = type(err).__name__
-        reason = REASON_WORKER_LOST if name in _LOST else REASON_EXECUTOR
+        reason = REASON_WORKER_LOST if name in _LOST or name == "BrokenProcessPool" else REASON_EXECUTOR
         msg = f"{name}: {err}"
         if reason == REASON_WORKER_LOST:
             msg += " (the worker process died: wall-time limit, out of memory or a crash of the calculator)"

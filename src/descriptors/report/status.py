@@ -18,7 +18,7 @@ from descriptors.store.db import (
     Store,
     redact,
 )
-from descriptors.store.plan import PLAN_NAME, Plan
+from descriptors.store.plan import PLAN_NAME, Plan, plan_db
 
 __all__ = ["summarize", "format_status"]
 
@@ -29,9 +29,12 @@ def summarize(out: str | Path, db: str | None = None) -> dict[str, Any]:
     if not plan_file.is_file():
         raise FileNotFoundError(f"{out}: no {PLAN_NAME}; give the output directory of a screen "
                                 "(the plan is written when `no3rr screen` starts)")
-    plan = Plan.load(plan_file)
-    db = db or plan["db"]
-    store = Store(db)
+    try:
+        plan = Plan.load(plan_file)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise FileNotFoundError(f"{plan_file}: not a readable plan ({err}); re-run `no3rr screen SPEC --out {out}`")
+    db = db or plan_db(out, plan["db"])
+    store = Store(db, readonly=True)  # status never creates a file
     rows = {}
     for r in store.select(include_data=False):
         jid = r.get("job_id")

@@ -141,7 +141,11 @@ def load_spec(path: str | Path) -> Spec:
     if not path.is_file():
         raise SpecError(f"spec file {str(path)!r} not found; give the path to a .toml spec, e.g. workflows/quickstart.toml")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise SpecError(f"invalid spec {path}: not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8") from None
+    except OSError as err:
+        raise SpecError(f"spec file {path}: cannot read it ({err.strerror})") from None
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"invalid spec {path}: not valid TOML ({err})") from None
     return parse_spec(data, str(path))

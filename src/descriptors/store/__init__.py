@@ -6,10 +6,12 @@ from descriptors.store.db import (
            STATUS_OK,
            STATUS_UNCONVERGED,
            Store,
+           StoreError,
            is_url,
            redact,
 )
-from descriptors.store.plan import PLAN_NAME, Plan
+from descriptors.store.lock import StoreLock, StoreLocked
+from descriptors.store.plan import PLAN_NAME, Plan, plan_db
 from descriptors.store.rows import (
            BEST_COLUMNS,
            SITE_COLUMNS,
@@ -19,5 +21,5 @@ from descriptors.store.rows import (
            write_csv,
 )
 
-__all__ = ["Store", "STATUS_OK", "STATUS_FAILED", "STATUS_UNCONVERGED", "is_url", "redact", "Plan", "PLAN_NAME",
+__all__ = ["Store", "StoreError", "StoreLock", "StoreLocked", "plan_db", "STATUS_OK", "STATUS_FAILED", "STATUS_UNCONVERGED", "is_url", "redact", "Plan", "PLAN_NAME",
            "best_rows", "row_dict", "site_rows", "write_csv", "BEST_COLUMNS", "SITE_COLUMNS"]

@@ -17,7 +17,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from descriptors.identity import text_hash
 
-__all__ = ["Store", "STATUS_OK", "STATUS_FAILED", "STATUS_UNCONVERGED", "is_url", "redact"]
+__all__ = ["Store", "StoreError", "STATUS_OK", "STATUS_FAILED", "STATUS_UNCONVERGED", "is_url", "redact", "pg_dsn"]
 
 STATUS_OK = "ok"
 STATUS_UNCONVERGED = "unconverged"  # optimizer hit its step limit; energy kept, flagged
@@ -49,31 +49,77 @@ def is_url(location: str | Path) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
-def connect(location: str | Path):
-    """``ase.db.connect`` for a SQLite path or a PostgreSQL URL, with a clear error if the driver is missing."""
+class StoreError(RuntimeError):
+    """The store cannot be opened (missing, damaged, unreachable): one line for the user."""
+
+
+def pg_dsn(location: str) -> str:
+    """The URL given to psycopg2: as written, except a masked password (``***``, as plan.json
+    stores it) is dropped so that libpq takes it from PGPASSWORD or ~/.pgpass."""
+    url = "postgresql://" + str(location).split("://", 1)[1]
+    return redact(url, strip=True) if _password(url) == "***" else url
+
+
+def _password(url: str) -> str | None:
+    rest = url.split("://", 1)[1]
+    if "@" not in rest:
+        return None
+    cred = rest.rsplit("@", 1)[0]
+    return cred.split(":", 1)[1] if ":" in cred else None
+
+
+def connect(location: str | Path, readonly: bool = False):
+    """``ase.db.connect`` for a SQLite path or a PostgreSQL URL, with a clear error if the driver is
+    missing, the server unreachable or the file damaged.  ``readonly``: never create anything (a
+    missing SQLite file is a ``StoreError``)."""
     if is_url(location):
-        url = "postgresql://" + str(location).split("://", 1)[1]
+        url = pg_dsn(str(location))
         try:
             import ase_db_backends  # noqa: F401  (ASE >= 3.24 finds its PostgreSQL backend here)
-            import psycopg2  # noqa: F401
+            import psycopg2
         except ImportError as err:
-            raise RuntimeError(
+            raise StoreError(
                 f"db {redact(url)}: PostgreSQL needs the ase-db-backends and psycopg2-binary packages "
                 f"({err}); install them with: pip install 'no3rr-descriptors[postgres]'") from None
+        try:
+            psycopg2.connect(url, connect_timeout=10).close()
+        except psycopg2.Error as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise StoreError(f"db {redact(url)}: cannot connect to the PostgreSQL server ({first}); check host, "
+                             "port and database, and give the password in PGPASSWORD or ~/.pgpass") from None
         return ase.db.connect(url)
     path = Path(location)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return ase.db.connect(str(path), append=True)
+    if readonly:
+        if not path.is_file():
+            raise StoreError(f"database {path} not found; give the output directory of a screen or --db PATH")
+    elif path.parent.exists() and not path.parent.is_dir():
+        raise StoreError(f"database {path}: {path.parent} is a file, not a directory")
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"database {path}: cannot create its directory ({err.strerror})") from None
+    db = ase.db.connect(str(path), append=True)
+    if path.is_file() and path.stat().st_size > 0:
+        import sqlite3
+
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"database {path} is not a readable SQLite database ({err}); it is damaged or "
+                             "not a screen's store: restore it, or give another --out / --db") from None
+    return db
 
 
-def redact(location: str | Path) -> str:
-    """A db location fit for logs: the password of a URL replaced by ***."""
+def redact(location: str | Path, strip: bool = False) -> str:
+    """A db location fit for logs and files: the password of a URL replaced by *** (or removed, ``strip``)."""
     text = str(location)
     if is_url(text) and "@" in text:
         scheme, rest = text.split("://", 1)
         cred, host = rest.rsplit("@", 1)
         if ":" in cred:
-            cred = cred.split(":", 1)[0] + ":***"
+            cred = cred.split(":", 1)[0] + ("" if strip else ":***")
         return f"{scheme}://{cred}@{host}"
     return text
 
@@ -81,11 +127,12 @@ def redact(location: str | Path) -> str:
 class Store:
     """Thin wrapper over ``ase.db`` with job-identity lookups (SQLite file or PostgreSQL URL)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, readonly: bool = False):
         self.location = str(path)
         self.is_url = is_url(path)
         self.path = None if self.is_url else Path(path)
-        self.db = connect(path)
+        self.readonly = readonly
+        self.db = connect(path, readonly=readonly)
 
     def __str__(self) -> str:
         return redact(self.location)

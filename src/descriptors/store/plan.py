@@ -2,6 +2,12 @@
 to run, stage by stage, with the database it writes to.  A job is *pending* when it is in the
 plan but not in the store; adsorbate jobs are planned only once their clean model is relaxed,
 so a screen stopped early says so (``complete`` is false) instead of guessing.
+
+The database is stored relative to the output directory when it lies inside it (so the
+directory can be moved or copied and read from any working directory), and a PostgreSQL URL
+with its password masked (the password comes from PGPASSWORD or ~/.pgpass when read back).
+A run that stops before it completes keeps the jobs of the plan before it: they are dropped
+only when the new run has planned every stage (``mark_complete``).
 """
 
 from __future__ import annotations
@@ -12,9 +18,37 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Plan", "PLAN_NAME"]
+from descriptors.store.db import is_url, redact
+
+__all__ = ["Plan", "PLAN_NAME", "plan_db", "stored_db"]
 
 PLAN_NAME = "plan.json"
+
+
+def stored_db(out: Path, db: str | Path) -> str:
+    """How plan.json names the database: relative to ``out`` when inside it, password masked."""
+    if is_url(db):
+        return redact(db)
+    p = Path(db).absolute()
+    try:
+        return p.relative_to(Path(out).absolute()).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def plan_db(out: str | Path, recorded: str) -> str:
+    """The database a plan names, resolved against its output directory (not the working directory).
+    Plans written before the path was stored relative to ``out`` held a path relative to the working
+    directory of that run: its file name inside ``out`` is used then."""
+    if is_url(recorded):
+        return recorded
+    p = Path(recorded)
+    if p.is_absolute():
+        return str(p)
+    inside = Path(out) / p
+    if not inside.exists() and (Path(out) / p.name).exists():
+        return str(Path(out) / p.name)
+    return str(inside)
 
 
 class Plan:
@@ -22,11 +56,16 @@ class Plan:
 
     def __init__(self, path: str | Path, db: str, name: str = "", calculator: str = ""):
         self.path = Path(path)
-        old = self.load(self.path) if self.path.is_file() else {}
-        same = old.get("db") == str(db)
+        try:
+            old = self.load(self.path) if self.path.is_file() else {}
+        except ValueError:  # a damaged plan is rewritten
+            old = {}
+        stored = stored_db(self.path.parent, db)
+        same = old.get("db") == stored
+        self.previous: dict[str, Any] = dict(old.get("jobs", {})) if same else {}
         self.data: dict[str, Any] = {
             "name": name or old.get("name", ""),
-            "db": str(db),
+            "db": stored,
             "calculator": calculator or old.get("calculator", ""),
             "created": old.get("created") if same else time.strftime("%Y-%m-%dT%H:%M:%S"),
             "complete": False,
@@ -47,10 +86,15 @@ class Plan:
 
     def mark_complete(self) -> None:
         self.data["complete"] = True
+        self.previous = {}
         self.save()
 
     def save(self) -> None:
+        """Write atomically; jobs of the previous plan not planned again yet are kept until complete."""
+        data = dict(self.data)
+        if self.previous:
+            data["jobs"] = {**self.previous, **self.data["jobs"]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data, indent=1))
+        tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self.path)

@@ -17,11 +17,11 @@ from typing import Any
 
 from descriptors import __version__
 from descriptors.convention import CONVENTION_TEXT, REFERENCE_CONVENTION
-from descriptors.engine import Engine, Job, RowExtras
+from descriptors.engine import Engine, Job, RowExtras, interrupts
 from descriptors.geometry.anomalies import clean_reference
 from descriptors.report.tables import write_tables
 from descriptors.specs import EngineSpec, Spec, SpecError
-from descriptors.store import STATUS_FAILED, Store
+from descriptors.store import STATUS_FAILED, Store, StoreLock, is_url
 from descriptors.structures import expand_catalysts
 from descriptors.tasks import JobOutcome, RelaxSettings
 from descriptors.workflows.analyze import analyze_screen
@@ -64,6 +64,7 @@ class ScreenOptions:
     include_flagged: bool = False
     engine: str | None = None  # 'serial' | 'local' | 'slurm': overrides the spec's [engine] type
     db: str | None = None  # SQLite path or postgresql:// URL: overrides the spec's db
+    wait: bool = False  # wait for another screen holding the store instead of stopping
 
     def log(self, msg: str) -> None:
         if not self.quiet:
@@ -80,16 +81,41 @@ def run_screen(
     include_flagged: bool = False,
     engine: str | None = None,
     db: str | None = None,
+    wait: bool = False,
 ) -> ScreenResult:
     """Run every job of ``spec`` not yet stored.  ``engine`` ('serial'|'local'|'slurm') and ``db``
-    (SQLite path or postgresql:// URL) override the spec's ``[engine]`` table and ``db``."""
-    opts = ScreenOptions(Path(out or spec.output), workers, retry_failed, progress, quiet, include_flagged, engine, db)
+    (SQLite path or postgresql:// URL) override the spec's ``[engine]`` table and ``db``.
+
+    One screen writes to a store at a time (store/lock.py): ``StoreLocked`` if another holds it,
+    unless ``wait``.  SIGINT/SIGTERM raise ``engine.Interrupted`` after the workers are stopped;
+    nothing cut short is recorded (engine/interrupt.py)."""
+    opts = ScreenOptions(Path(out or spec.output), workers, retry_failed, progress, quiet, include_flagged, engine, db,
+                         wait)
     engines: list[Engine] = []
+    locks: list[StoreLock] = []
+    with interrupts():
+        try:
+            return _run_screen(spec, opts, engines, locks)
+        finally:
+            for e in engines:  # stop the workers / cancel the Slurm blocks, also on errors
+                e.close()
+            for lock in reversed(locks):
+                lock.release()
+
+
+def check_out(out: Path) -> None:
+    """The output directory can be made and written, else SpecError naming it (before any work)."""
+    for p in [out, *out.parents]:
+        if p.exists():
+            if not p.is_dir():
+                raise SpecError(f"--out {out}: {p} is a file, not a directory; give a directory for the outputs")
+            break
     try:
-        return _run_screen(spec, opts, engines)
-    finally:
-        for e in engines:  # stop the Parsl workers / cancel the Slurm blocks, also on errors
-            e.close()
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SpecError(f"--out {out}: cannot create it ({err.strerror}); give a directory you can write to") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise SpecError(f"--out {out}: not writable; give a directory you can write to")
 
 
 def engine_settings(spec: Spec, engine: str | None = None):
@@ -104,14 +130,23 @@ def engine_settings(spec: Spec, engine: str | None = None):
     return EngineSpec(type=engine, retries=spec.engine.retries)
 
 
-def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine]) -> ScreenResult:
+def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: list[StoreLock]) -> ScreenResult:
     t0 = time.perf_counter()
     out = opts.out
-    out.mkdir(parents=True, exist_ok=True)
+    check_out(out)
     setting = spec.calculator.setting()
     relax = RelaxSettings(spec.relax.optimizer, spec.relax.fmax, spec.relax.steps)
     eng = engine_settings(spec, opts.engine)
-    store = Store(opts.db or spec.db or out / DB_NAME)
+    location = opts.db or spec.db or out / DB_NAME
+    if not is_url(location):
+        location = Path(location)
+    store = Store(location)  # StoreError if damaged or unreachable
+    # one writer per store, and the output directory's trajectories belong to the run that holds it
+    locks.append(StoreLock(location, is_url=is_url(location), wait=opts.wait).acquire())
+    if is_url(location) or Path(location).absolute().parent != out.absolute():
+        locks.append(StoreLock(out / ".screen", wait=opts.wait).acquire())
+    if locks[0].taken_over:
+        opts.log(f"note: took over the lock of a screen that is no longer running ({locks[0].taken_over})")
     engine = Engine(
         store, setting, relax,
         workers=opts.workers or spec.execution.workers or os.cpu_count() or 1,

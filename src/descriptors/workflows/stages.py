@@ -13,7 +13,7 @@ import numpy as np
 
 from descriptors.calculators import CalculatorSetting
 from descriptors.convention import CONVENTION_TEXT, atomic_potentials
-from descriptors.engine import Job, RowExtras
+from descriptors.engine import Job, RowExtras, StageFailed
 from descriptors.geometry import (
     ADSORBATES,
     find_site_pairs,
@@ -84,8 +84,8 @@ def run_gas_references(engine, setting: CalculatorSetting, relax: RelaxSettings,
     try:
         return atomic_potentials(gas), gjobs
     except KeyError as err:
-        raise RuntimeError(f"gas-phase references with {setting.name} failed ({err}); "
-                           f"see `ase db {engine.store.location} kind=gas,calc={setting.name}`") from None
+        raise StageFailed(f"gas-phase references with {setting.name} failed ({err}); nothing else was computed; "
+                          f"see `no3rr status` or `ase db {engine.store} kind=gas,calc={setting.name}`") from None
 
 
 def adsorption_record(job: Job, outcome: JobOutcome, e_clean: float, mu: dict[str, float], clean_ref

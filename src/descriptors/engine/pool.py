@@ -1,0 +1,134 @@
+"""The local executor: a process pool on this machine that the driver controls end to end.
+
+``concurrent.futures.ProcessPoolExecutor`` on the 'forkserver' context (the package is imported
+once in the fork server; a worker starts in milliseconds -- Parsl's interchange took 8-10 s).
+Workers ignore SIGINT (Ctrl-C in a terminal reaches the whole process group; only the driver
+decides what an interrupt means) and exit on their own when the driver is gone: a watchdog
+thread checks every ``WATCHDOG_S`` seconds that the driver process is alive, and on Linux the
+kernel sends SIGKILL when the fork server (their parent, which exits with the driver) dies.
+
+A worker that dies (out of memory, a crashing calculator) breaks the pool: the pool is replaced
+and the jobs that were in flight are submitted again, up to ``retries`` times each, before they
+are recorded as ``worker-lost``.  If ``MAX_RESTARTS`` pools in a row break before any job
+finishes, no worker can be had here and the screen stops with ``EngineError``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+__all__ = ["LocalPool", "WATCHDOG_S", "MAX_RESTARTS", "BrokenProcessPool"]
+
+WATCHDOG_S = 1.0
+MAX_RESTARTS = 3
+
+
+def _exit_with(driver_pid: int, parent_pid: int) -> None:
+    while True:
+        time.sleep(WATCHDOG_S)
+        try:
+            os.kill(driver_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:
+            pass
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
+def _worker_init(driver_pid: int, threads: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except Exception:
+            pass
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    threading.Thread(target=_exit_with, args=(driver_pid, os.getppid()), daemon=True,
+                     name="no3rr-watchdog").start()
+
+
+def _context():
+    methods = mp.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["descriptors.tasks", "descriptors.engine.executors"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+class LocalPool:
+    """Worker processes on this machine; ``submit`` returns a Future of a ``JobOutcome``."""
+
+    kind = "local"
+
+    def __init__(self, workers: int, threads: int = 1, retries: int = 2):
+        self.workers = workers
+        self.threads = threads
+        self.retries = max(0, int(retries))
+        self.pool: ProcessPoolExecutor | None = None
+        self.restarts = 0  # pools replaced after a worker died, in a row without a finished job
+
+    def start(self) -> None:
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=_worker_init,
+                                            initargs=(os.getpid(), self.threads))
+
+    def submit(self, job_id, kind, atoms, setting, relax_settings, traj_dir) -> Future:
+        from descriptors.engine.executors import worker_entry
+
+        self.start()
+        return self.pool.submit(worker_entry, job_id, kind, atoms, setting, relax_settings,
+                                None if traj_dir is None else str(traj_dir), self.threads)
+
+    def slots(self) -> int:
+        return self.workers
+
+    def replace(self) -> None:
+        """A worker died and took the pool with it: start a new one (the caller resubmits)."""
+        self.kill()
+        self.restarts += 1
+
+    def pids(self) -> list[int]:
+        procs = getattr(self.pool, "_processes", None) or {}
+        return [p.pid for p in list(procs.values()) if p.pid]
+
+    def kill(self) -> None:
+        """Stop every worker now (jobs in flight are abandoned: they stay pending)."""
+        if self.pool is None:
+            return
+        procs = list((getattr(self.pool, "_processes", None) or {}).values())
+        for p in procs:
+            try:
+                p.terminate()
+            except Exception:
+                pass
+        try:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        except Exception:
+            pass
+        deadline = time.time() + 5
+        for p in procs:
+            try:
+                p.join(max(0.1, deadline - time.time()))
+                if p.is_alive():
+                    p.kill()
+            except Exception:
+                pass
+        self.pool = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None

@@ -37,7 +37,8 @@ def test_validate_and_list(capsys):
 
 def test_build_writes_extxyz_with_metadata(tmp_path, capsys):
     spec = tmp_path / "s.toml"
-    spec.write_text('name = "b"\n[[catalysts]]\ntype = "saa"\nhost = "Cu"\nsolutes = ["Pd"]\nfacets = ["111"]\n')
+    spec.write_text('name = "b"\nadsorbates = ["H"]\n[[catalysts]]\ntype = "saa"\nhost = "Cu"\nsolutes = ["Pd"]\n'
+                    'facets = ["111"]\n[calculator]\nname = "emt"\n')
     assert main(["build", str(spec), "--out", str(tmp_path / "st")]) == 0
     files = list((tmp_path / "st").glob("*.extxyz"))
     assert len(files) == 1

@@ -1,6 +1,6 @@
-"""Failures on real Parsl workers: each recorded with status and reason, the rest completes.
+"""Failures on real local workers: each recorded with status and reason, the rest completes.
 
-One screen on the local Parsl engine (2 workers) with: jobs that converge, a calculator that
+One screen on the local engine (2 workers) with: jobs that converge, a calculator that
 raises (EMT has no Fe), an optimizer that runs out of steps, an SCF that does not converge
 (GFN1-xTB with one SCF iteration), and a relaxation whose worker is SIGKILLed mid-way (as a
 wall-time limit would); the killed relaxation then restarts from its trajectory.
@@ -19,10 +19,11 @@ from ase.constraints import FixAtoms
 from descriptors.calculators.base import CalculatorSetting
 from descriptors.engine.engine import Engine
 from descriptors.engine.jobs import Job
+from descriptors.report.status import format_status, summarize
+from descriptors.specs import EngineSpec
+from descriptors.store.db import Store
 from descriptors.tasks import trajectory_path
 from descriptors.tasks.relax import RelaxSettings, read_trajectory
-from descriptors.report.status import format_status, summarize
-from descriptors.store.db import Store
 
 
 def _job(name, atoms, kind="clean"):
@@ -60,7 +61,10 @@ def test_failures_recorded_and_killed_relaxation_restarts(tmp_path):
                _job("Cu slab", _slab(0.05, 1))]
     bad = Atoms("Fe2", positions=[[0, 0, 0], [0, 0, 2.0]], cell=[8, 8, 8], pbc=True)
     raising = _job("Fe2 (no EMT parameters)", bad)
-    with Engine(store, emt, relax, workers=2, engine="local", workdir=tmp_path, progress=False) as eng:
+    # retries = 0: a worker killed once is recorded as worker-lost (the default resubmits it twice first,
+    # tests/test_runs_never_lie.py)
+    local = EngineSpec(type="local", retries=0)
+    with Engine(store, emt, relax, workers=2, engine=local, workdir=tmp_path, progress=False) as eng:
         assert eng.kind == "local"
         eng.run(ok_jobs + [raising], "ok and raising")
 

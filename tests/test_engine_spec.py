@@ -52,13 +52,13 @@ def test_slurm_config_carries_the_settings(tmp_path):
     assert (p.partition, p.account, p.walltime, p.nodes_per_block, p.max_blocks) == ("short", "proj1", "1-02:00:00", 2, 3)
     assert isinstance(p.launcher, SrunLauncher) and "module load vasp/6" in p.worker_init
     assert "OMP_NUM_THREADS=4" in p.worker_init and "#SBATCH --mem=4G" in p.scheduler_options
-    assert ex.cores_per_worker == 4 and cfg.retries == 2
+    assert ex.cores_per_worker == 4 and cfg.retries == 0  # the engine resubmits lost jobs itself
 
 
 def test_cli_engine_and_status_errors_exit_2(tmp_path, capsys):
     spec = tmp_path / "s.toml"
     spec.write_text('name = "x"\nadsorbates = ["H"]\n[[catalysts]]\ntype = "slab"\nmetals = ["Pt"]\nfacets = ["111"]\n'
-                    'lattice_constant = "experimental"\n')
+                    'lattice_constant = "experimental"\n[calculator]\nname = "emt"\n')
     assert main(["screen", str(spec), "--out", str(tmp_path / "o"), "--engine", "slurm"]) == 2
     assert "no Slurm settings" in capsys.readouterr().err
     assert main(["status", str(tmp_path / "nothing")]) == 2
@@ -69,7 +69,7 @@ def test_cli_engine_and_status_errors_exit_2(tmp_path, capsys):
 def test_slurm_engine_without_sbatch_fails_before_computing(tmp_path):
     spec = tmp_path / "s.toml"
     spec.write_text('name = "x"\nadsorbates = ["H"]\n[[catalysts]]\ntype = "slab"\nmetals = ["Pt"]\nfacets = ["111"]\n'
-                    'lattice_constant = "experimental"\n[engine]\ntype = "slurm"\nwalltime = "00:05:00"\n')
+                    'lattice_constant = "experimental"\n[calculator]\nname = "emt"\n[engine]\ntype = "slurm"\nwalltime = "00:05:00"\n')
     env = dict(os.environ, PATH=os.path.dirname(sys.executable))  # no sbatch on this PATH
     r = subprocess.run([sys.executable, "-m", "descriptors.cli", "screen", str(spec), "--out", str(tmp_path / "o"),
                         "--no-progress"], capture_output=True, text=True, env=env)

@@ -11,10 +11,10 @@ import pytest
 from conftest import require
 
 from descriptors.cli import main
-from descriptors.workflows.screen import run_screen
-from descriptors.specs import parse_spec
 from descriptors.report.status import summarize
+from descriptors.specs import parse_spec
 from descriptors.store.db import Store
+from descriptors.workflows.screen import run_screen
 
 URL = os.environ.get("NO3RR_TEST_POSTGRES_URL", "postgresql://no3rr:no3rr@localhost:5432/no3rr_test")
 
@@ -28,7 +28,7 @@ def _connect():
         return None, f"{type(err).__name__}: {err}"
 
 
-def test_screen_writes_to_postgres_and_lookup_reads_it(tmp_path, capsys):
+def test_screen_writes_to_postgres_and_lookup_reads_it(tmp_path, capsys, monkeypatch):
     store, why = _connect()
     require(store is not None, f"PostgreSQL at {URL} ({why})",
             "bash scripts/setup.sh --full installs the driver and starts the server; or set NO3RR_TEST_POSTGRES_URL")
@@ -48,7 +48,14 @@ def test_screen_writes_to_postgres_and_lookup_reads_it(tmp_path, capsys):
     # resume on PostgreSQL: nothing recomputed
     res2 = run_screen(spec, out=tmp_path / "pg", engine="serial", progress=False, quiet=True)
     assert res2.stats["computed"] == 0 and res2.stats["reused"] == n and store.count() == n
-    # status reads the plan and the PostgreSQL store
+    # the password is not written; status reads the plan and takes the password from PGPASSWORD
+    from descriptors.store.db import _password
+
+    pw = _password(URL)
+    if pw:
+        assert f":{pw}@" not in (tmp_path / "pg" / "plan.json").read_text()
+        assert f":{pw}@" not in (tmp_path / "pg" / "summary.json").read_text()
+        monkeypatch.setenv("PGPASSWORD", pw)
     s = summarize(tmp_path / "pg")
     assert s["complete"] and not s["pending"] and len(s["done"]) + len(s["unconverged"]) == n
     assert "***" in s["db"] and "no3rr:no3rr@" not in s["db"]  # password not echoed
@@ -66,3 +73,18 @@ def test_screen_writes_to_postgres_and_lookup_reads_it(tmp_path, capsys):
             got.append(json.loads(capsys.readouterr().out))
         assert got[0]["site"] == got[1]["site"] and got[0]["E_ads_eV"] == pytest.approx(got[1]["E_ads_eV"])
         assert got[0]["calculator_settings"]["name"] == "emt"
+
+
+def test_second_writer_on_postgres_refused(tmp_path):
+    from descriptors.store.lock import StoreLock, StoreLocked
+
+    store, why = _connect()
+    require(store is not None, f"PostgreSQL at {URL} ({why})",
+            "bash scripts/setup.sh --full installs the driver and starts the server; or set NO3RR_TEST_POSTGRES_URL")
+    first = StoreLock(URL, is_url=True).acquire()
+    try:
+        with pytest.raises(StoreLocked, match=f"pid {os.getpid()}"):
+            StoreLock(URL, is_url=True).acquire()
+    finally:
+        first.release()
+    StoreLock(URL, is_url=True).acquire().release()  # released with its connection

@@ -298,3 +298,119 @@ def test_status_into_a_closed_pipe(small_screen_out):
     r = subprocess.run(f"{sys.executable} -m descriptors.cli status {small_screen_out} --show 100 | head -1",
                        shell=True, capture_output=True, text=True)
     assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
+
+
+# -- 11 (and 7): a dead worker is replaced and its job retried; workers die with their driver ------
+def test_killed_worker_is_replaced_and_its_job_retried(tmp_path):
+    import threading
+
+    from ase.build import fcc111
+    from ase.constraints import FixAtoms
+
+    from descriptors.calculators import CalculatorSetting
+    from descriptors.engine import Engine, Job
+    from descriptors.tasks import RelaxSettings, read_trajectory, trajectory_path
+
+    slab = fcc111("Cu", (3, 3, 3), a=3.61, vacuum=6.0)
+    slab.pbc = True
+    slab.set_constraint(FixAtoms(mask=slab.get_tags() >= 3))
+    slab.rattle(0.2, seed=3)
+    job = Job("clean", {"test": "victim"}, {"catalyst": "victim"}, slab)
+    store = Store(tmp_path / "s.db")
+    traj = trajectory_path(tmp_path / "trajectories", job.id)
+    killed = []
+    with Engine(store, CalculatorSetting("emt"), RelaxSettings("BFGS", 1e-3, 400), workers=2, engine="local",
+                workdir=tmp_path, progress=False) as eng:
+        def killer():
+            t_end = time.time() + 60
+            while time.time() < t_end and not killed:
+                if traj.exists() and len(read_trajectory(traj)) >= 5:
+                    pids = eng.executor.pids()
+                    for pid in pids:  # the whole pool: which worker holds the job does not matter
+                        os.kill(pid, signal.SIGKILL)
+                    killed.extend(pids)
+                time.sleep(0.02)
+
+        th = threading.Thread(target=killer)
+        th.start()
+        eng.run([job], "victim")
+        th.join()
+    assert killed
+    row = store.get(job.id)
+    assert row.status in ("ok", "unconverged") and row.restarted_from_step >= 4, row.get("error")
+    assert eng.stats.failed == 0
+
+
+def test_workers_exit_when_the_driver_is_killed(tmp_path):
+    out = tmp_path / "out"
+    db = out / "screen.db"
+    cmd = CLI + ["screen", str(_spec(tmp_path)), "--out", str(out), "--no-progress", "--engine", "local",
+                 "--workers", "2"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t_end = time.time() + 120
+    while time.time() < t_end and p.poll() is None and _count(db) < 4:
+        time.sleep(0.05)
+    children = _tree(p.pid)
+    assert p.poll() is None and children
+    p.kill()  # SIGKILL the driver only (not its process group)
+    p.wait()
+    t_end = time.time() + 10
+    while time.time() < t_end and _descendants_alive(children):
+        time.sleep(0.2)
+    assert _descendants_alive(children) == []
+    # and the lock it held is taken over by the next run, which completes the screen
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "took over the lock" in r.stderr, r.stderr
+
+
+# -- 9 (issue item): validation gaps, each one line naming the field -------------------------------
+@pytest.mark.parametrize("change,needle", [
+    (lambda d: d["catalysts"][0].update(lattice_constant=-3.6), "lattice_constant: Input should be greater than 0"),
+    (lambda d: d["relax"].update(fmax="0.05"), "fmax = '0.05': give a number without quotes"),
+    (lambda d: d["catalysts"][0].update(lattice_constant="3.6"), "lattice_constant = '3.6'"),
+    (lambda d: d["relax"].update(steps=True), "steps = true: give a number"),
+    (lambda d: d["relax"].update(fmax=float("nan")), "relax.fmax: must be a finite number"),
+    (lambda d: d["catalysts"][0].update(vacuum=float("inf")), "vacuum: must be a finite number"),
+    (lambda d: d["catalysts"][0].update(size=[50, 50]), "at least 7500 atoms (size 50x50 x 3 layers); the limit is "
+                                                        "execution.max_atoms = 500"),
+    (lambda d: d.update(adsorbates=["O", "NO", "O"]), "adsorbates: listed twice: 'O'"),
+    (lambda d: d.pop("adsorbates"), "adsorbates: required"),
+    (lambda d: d.pop("calculator"), "calculator: required: add a [calculator] table"),
+])
+def test_spec_validation_gaps(small_spec_dict, change, needle):
+    from descriptors.specs import SpecError, parse_spec
+
+    change(small_spec_dict)
+    with pytest.raises(SpecError) as e:
+        parse_spec(small_spec_dict)
+    assert needle in str(e.value)
+
+
+def test_spec_limits_are_configurable_and_all_is_explicit(small_spec_dict):
+    from descriptors.specs import parse_spec
+
+    small_spec_dict["catalysts"][0].update(size=[8, 8], lattice_constant=3.6)
+    small_spec_dict["execution"]["max_atoms"] = 200
+    small_spec_dict["adsorbates"] = "all"
+    spec = parse_spec(small_spec_dict)
+    assert spec.catalysts[0].lattice_constant == 3.6 and len(spec.adsorbate_names()) > 5
+
+
+def test_analyze_rejects_absurd_energies_naming_the_row(tmp_path):
+    csv = tmp_path / "g.csv"
+    csv.write_text("catalyst,species,G_eV\nCu,*NO3,-0.5\nCu,*NO2,1e300\n")
+    r = subprocess.run(CLI + ["analyze", str(csv), "--out", str(tmp_path / "an")], capture_output=True, text=True)
+    assert r.returncode == 2 and "line 3: G_eV = 1e+300 eV" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_two_screens_started_together_one_computes(tmp_path):
+    out = tmp_path / "out"
+    cmd = CLI + ["screen", str(_spec(tmp_path)), "--out", str(out), "--no-progress", "--engine", "serial"]
+    ps = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    res = [(p.wait(timeout=300), p.communicate()) for p in ps]
+    codes = sorted(c for c, _ in res)
+    assert codes == [0, 2], res
+    refused = next(err for c, (_, err) in res if c == 2)
+    assert "in use by another screen" in refused and "pid" in refused
+    rows = _rows(out / "screen.db")
+    assert len({r["job_id"] for r in rows}) == len(rows) == len(json.loads((out / "plan.json").read_text())["jobs"])

@@ -63,6 +63,9 @@ class Dataset:
 
 # -- loading -----------------------------------------------------------------------------------
 
+MAX_ABS_EV = 100.0  # no adsorption or reaction free energy is near this; a larger one is a unit or typing error
+
+
 def load_csv(path: str | Path, settings: AnalysisSettings, corrections_given: bool = True) -> Dataset:
     """Read ``catalyst,species,E_ads_eV`` or ``catalyst,species,G_eV`` (see the module docstring)."""
     path = Path(path)
@@ -91,6 +94,9 @@ def load_csv(path: str | Path, settings: AnalysisSettings, corrections_given: bo
             raise ValueError(f"{path} line {i}: {col} {r.get(col)!r} is not a number") from None
         if not math.isfinite(v):
             raise ValueError(f"{path} line {i}: {col} is not finite")
+        if abs(v) > MAX_ABS_EV:
+            raise ValueError(f"{path} line {i}: {col} = {v:g} eV is not a plausible {kind} of an intermediate "
+                             f"(|value| > {MAX_ABS_EV:g} eV); check the units and the row")
         if sp == FINAL:
             final[cat] = v
             continue

@@ -2,7 +2,7 @@
 
 Jobs run on an executor: in this process (``serial``), on a local process pool (``local``,
 pool.py, the default with more than one worker) or in Slurm batch jobs through Parsl (``slurm``,
-executors.py).  A worker that dies is replaced and its jobs resubmitted (``retries``, at least 2)
+executors.py).  A worker that dies is replaced and its jobs resubmitted (``[engine] retries``, 2)
 before they are recorded as ``worker-lost``.  On SIGINT/SIGTERM (interrupt.py) the engine stops
 submitting, keeps what finished, kills its workers and records nothing else: jobs cut short
 stay pending.  Workers only compute; this process is the only writer of the database, so an
@@ -103,7 +103,8 @@ class Engine:
         self.executor = None
         threads = getattr(engine, "cores_per_job", None) or 1
         # resubmissions of a job whose worker died, before it is recorded as worker-lost
-        self.retries = max(2, int(getattr(engine, "retries", 0) or 0))
+        retries = getattr(engine, "retries", None)
+        self.retries = 2 if retries is None else int(retries)
         if self.kind == "local":
             from descriptors.engine.pool import LocalPool
 

@@ -2,14 +2,15 @@
 
 * ``serial``: in the driver process, one job after the other (workers = 1, tests, debugging).
   A calculator that kills its process stops the screen; re-running resumes it.
-* ``local``: Parsl HighThroughputExecutor + LocalProvider, one worker process per core.
+* ``local``: a process pool on this machine (pool.py), one worker process per core.
 * ``slurm``: Parsl HighThroughputExecutor + SlurmProvider: batch jobs ("blocks") of ``nodes``
   nodes and ``walltime``, each running a Parsl worker pool with one worker per ``cores_per_job``
   cores; the launcher (``srun`` by default) starts the pool on every node of a block.
 
 Workers only compute and return a ``JobOutcome``; the driver (engine.py) is the only writer of
 the database.  A worker that dies (wall-time kill, out of memory, segfault) comes back to the
-driver as a Parsl ``WorkerLost``/``ManagerLost`` exception, which the engine records as a failure.
+driver as a Parsl ``WorkerLost``/``ManagerLost`` exception (or ``BrokenProcessPool`` locally); the
+engine resubmits the job (``[engine] retries``) before it records it as ``worker-lost``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from typing import Any
 __all__ = ["EngineError", "ParslExecutor", "parsl_config", "worker_entry", "engine_type"]
 
 # Heartbeats (s): how fast a dead worker or a lost driver is noticed.  Parsl's defaults
-# (30 s / 120 s) suit busy clusters; a local pool can afford tighter ones.
-LOCAL_HEARTBEAT = (2, 15)
+# (30 s / 120 s) suit busy clusters; a busy but healthy node must not be declared dead.
 SLURM_HEARTBEAT = (10, 90)
 
 
@@ -68,22 +68,8 @@ def parsl_config(engine, run_dir: str | Path, workers: int):
     from parsl.executors import HighThroughputExecutor
 
     kind = getattr(engine, "type", engine)
-    retries = int(getattr(engine, "retries", 0) or 0)
-    if kind == "local":
-        from parsl.providers import LocalProvider
-
-        init = _python_path_init() + ["export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"]
-        executor = HighThroughputExecutor(
-            label="local",
-            address="127.0.0.1",
-            max_workers_per_node=workers,
-            cores_per_worker=1,
-            heartbeat_period=LOCAL_HEARTBEAT[0],
-            heartbeat_threshold=LOCAL_HEARTBEAT[1],
-            provider=LocalProvider(init_blocks=1, min_blocks=1, max_blocks=1, worker_init="\n".join(init)),
-        )
-        strategy = "none"
-    elif kind == "slurm":
+    retries = 0  # the engine resubmits jobs whose worker was lost ([engine] retries), not Parsl
+    if kind == "slurm":
         from parsl.launchers import MpiExecLauncher, SingleNodeLauncher, SrunLauncher
         from parsl.providers import SlurmProvider
 
@@ -120,7 +106,7 @@ def parsl_config(engine, run_dir: str | Path, workers: int):
         )
         strategy = "htex_auto_scale"
     else:
-        raise ValueError(f"engine.type {kind!r}: Parsl runs 'local' or 'slurm'")
+        raise ValueError(f"engine.type {kind!r}: Parsl runs 'slurm' (local jobs run on engine/pool.py)")
     return Config(
         executors=[executor],
         run_dir=str(run_dir),

@@ -15,6 +15,7 @@ __all__ = ["ExecutionSpec", "EngineSpec"]
 class ExecutionSpec(StrictModel):
     workers: int | None = Field(None, ge=1, description="parallel local worker processes (default: all cores)")
     retry_failed: bool = False
+    max_atoms: int = Field(500, ge=1, description="largest model (atoms) a spec may ask for; checked by validate")
 
 
 _SLURM_ONLY = ("partition", "account", "walltime", "nodes", "cores_per_job", "cores_per_node", "jobs_per_node",
@@ -25,7 +26,8 @@ class EngineSpec(StrictModel):
     """Where jobs run (engine/executors.py): 'local' Parsl workers, Slurm batch jobs, or this process."""
 
     type: Literal["local", "slurm", "serial"] = "local"
-    retries: int = Field(0, ge=0, le=10, description="automatic resubmissions of a job whose worker was lost")
+    retries: int = Field(2, ge=0, le=10, description="resubmissions of a job whose worker died (out of memory, a "
+                         "crash, a lost batch job) before it is recorded as worker-lost")
     # Slurm (Parsl SlurmProvider); only with type = "slurm"
     partition: str | None = None
     account: str | None = None

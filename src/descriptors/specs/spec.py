@@ -40,8 +40,8 @@ class Spec(StrictModel):
     description: str = ""
     output: str = "results/screen"
     catalysts: list[Catalysts] = Field(min_length=1)
-    adsorbates: Literal["all"] | list[str] = "all"
-    calculator: CalculatorSpec = Field(default_factory=CalculatorSpec)
+    adsorbates: Literal["all"] | list[str]  # required: "all" is said, not assumed
+    calculator: CalculatorSpec  # required: no silent default calculator
     relax: RelaxSpec = Field(default_factory=RelaxSpec)
     placement: PlacementSpec = Field(default_factory=PlacementSpec)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
@@ -66,6 +66,10 @@ class Spec(StrictModel):
             return v
         if not v:
             raise ValueError("give at least one adsorbate, or 'all'")
+        # refused, not de-duplicated: a name typed twice is often a different one mistyped
+        dup = sorted({n for n in v if v.count(n) > 1})
+        if dup:
+            raise ValueError(f"listed twice: {', '.join(map(repr, dup))}; remove the duplicates")
         for name in v:
             try:
                 get_adsorbate(name)
@@ -76,17 +80,62 @@ class Spec(StrictModel):
     def adsorbate_names(self) -> list[str]:
         if self.adsorbates == "all":
             return list(ADSORBATES)
-        return [get_adsorbate(n).name for n in self.adsorbates]
+        names = [get_adsorbate(n).name for n in self.adsorbates]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:  # two spellings of one adsorbate (e.g. 'NO3' and '*NO3')
+            raise ValueError(f"adsorbates: {', '.join(dup)} listed twice under different names; remove one")
+        return names
+
+
+def _model_atoms(model) -> int | None:
+    """Atoms of a catalyst model before adsorbates, without building a large one: a slab has at least
+    one atom per layer and surface cell (size x size x layers); other models are built (they are small)."""
+    r = model.recipe
+    if "size" in r and "layers" in r:
+        return int(r["size"][0]) * int(r["size"][1]) * int(r["layers"])
+    try:
+        return len(model.build())
+    except Exception:
+        return None
+
+
+def _check_size(spec: "Spec", models) -> None:
+    limit = spec.execution.max_atoms
+    for m in models:
+        n = _model_atoms(m)
+        if n is not None and n > limit:
+            how = (f" (size {r['size'][0]}x{r['size'][1]} x {r['layers']} layers)" if "size" in (r := m.recipe) else "")
+            raise ValueError(f"catalysts[{m.block}]: {m.name} would have at least {n} atoms{how}; the limit is "
+                             f"execution.max_atoms = {limit}: make the model smaller, or raise max_atoms")
+
+
+_REQUIRED = {
+    "adsorbates": "required: list them, e.g. adsorbates = ['NO3', 'NO', 'N', 'H'], or write adsorbates = 'all'",
+    "calculator": "required: add a [calculator] table, e.g. name = 'gfn1-xtb' (or 'emt', test-only)",
+}
 
 
 def _format_validation(err: ValidationError, source: str) -> str:
     tags = sorted(CATALYST_TYPES)
+    import re
+
     lines = [f"invalid spec {source}:"]
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"] if not (isinstance(x, str) and x in CATALYST_TYPES))
+    union_tag = re.compile(r"^(literal\[.*\]|constrained-\w+|float|int|str|bool|(list|tuple)\[.*\])$")
+    errors = err.errors()
+    # a union (e.g. 'relaxed' | 'experimental' | a number > 0): report the branch the value was meant for
+    numeric_locs = {tuple(e["loc"][:-1]) for e in errors if e["loc"] and str(e["loc"][-1]).startswith("constrained")}
+    for e in errors:
+        if e["loc"] and str(e["loc"][-1]).startswith("literal[") and tuple(e["loc"][:-1]) in numeric_locs:
+            continue
+        loc = ".".join(str(x) for x in e["loc"] if not (isinstance(x, str) and (x in CATALYST_TYPES
+                                                                               or union_tag.match(x))))
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key; remove it or check its spelling against the README's spec format"
+        elif e["type"] == "missing" and loc in _REQUIRED:
+            msg = _REQUIRED[loc]
+        elif e["type"] == "finite_number":
+            msg = "must be a finite number (nan and inf are not values)"
         elif e["type"] == "union_tag_invalid":
             msg = f"unknown catalyst type; use one of {tags}"
         elif e["type"] == "union_tag_not_found":
@@ -119,6 +168,11 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> Spec:
         models = expand_catalysts(spec)
     except ValueError as err:
         raise SpecError(f"invalid spec {source}:\n  catalysts: {err}") from None
+    try:
+        _check_size(spec, models)
+        spec.adsorbate_names()
+    except ValueError as err:
+        raise SpecError(f"invalid spec {source}:\n  {err}") from None
     ads_symbols = {s for n in spec.adsorbate_names() for s in ADSORBATES[n].formula_counts}
     try:
         for i in range(len(spec.catalysts)):

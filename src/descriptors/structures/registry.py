@@ -17,13 +17,14 @@ the type's name) plus a ``build`` that returns plain ``ase.Atoms``.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ase import Atoms
 from ase.data import atomic_numbers
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from descriptors.structures.slabs import reference_lattice
 
@@ -34,9 +35,52 @@ __all__ = [
 
 
 class StrictModel(BaseModel):
-    """Base of every spec table: unknown keys are errors, validated values are frozen."""
+    """Base of every spec table: unknown keys are errors, validated values are frozen, numbers are
+    numbers (the text "0.05" or a boolean is not coerced) and finite (no nan or inf)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_numbers(cls, data):
+        if isinstance(data, dict):
+            for name, value in data.items():
+                f = cls.model_fields.get(name)
+                if f is None or not isinstance(value, (str, bool)) or not _takes_number(f.annotation):
+                    continue
+                if isinstance(value, bool) and not _takes(f.annotation, bool):
+                    raise ValueError(f"{name} = {str(value).lower()}: give a number, not a boolean")
+                if isinstance(value, str) and not _takes(f.annotation, str) and value not in _literals(f.annotation):
+                    raise ValueError(f"{name} = {value!r}: give a number without quotes"
+                                     + (f" or one of {sorted(_literals(f.annotation))}" if _literals(f.annotation)
+                                        else ""))
+        return data
+
+
+def _args(tp) -> list:
+    """The types a field annotation accepts (Optional, Union, Annotated and Literal unpacked)."""
+    import typing
+
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _args(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for a in typing.get_args(tp) for t in _args(a)]
+    return [tp]
+
+
+def _takes(tp, kind) -> bool:
+    return any(a is kind for a in _args(tp))
+
+
+def _takes_number(tp) -> bool:
+    return any(a in (int, float) for a in _args(tp))
+
+
+def _literals(tp) -> set:
+    import typing
+
+    return {v for a in _args(tp) if typing.get_origin(a) is typing.Literal for v in typing.get_args(a)}
 
 
 _ELEMENTS = {s for s, z in atomic_numbers.items() if z > 0}

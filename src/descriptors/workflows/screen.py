@@ -160,6 +160,8 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     opts.log(f"engine: {engine.kind}" + (f" ({engine.workers} workers)" if engine.kind == "local" else "")
          + f"; database: {store}")
     opts.log(f"screen {spec.name!r}: calculator {setting.label()}")
+    if (command := dict(getattr(setting, "params", {}) or {}).get("command")):
+        opts.log(f"calculator command from the spec (runs as given; a spec is code): {command}")
     if setting.info.fidelity == "test-only":
         opts.log(f"NOTE: {setting.info.note}")
     models = expand_catalysts(spec)

@@ -7,7 +7,7 @@ given (cubic metals only).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ase import Atoms
 from pydantic import Field, field_validator, model_validator
@@ -31,7 +31,7 @@ class SlabParams(StrictModel):
     layers: int = Field(4, ge=2, le=20)
     vacuum: float = Field(7.5, gt=3.0, description="vacuum on each side, A")
     fixed_layers: int = Field(2, ge=0)
-    lattice_constant: Literal["relaxed", "experimental"] | float = "relaxed"
+    lattice_constant: Literal["relaxed", "experimental"] | Annotated[float, Field(gt=0, le=20)] = "relaxed"
     structure: Literal["fcc", "bcc", "hcp"] | None = None
 
     @field_validator("size")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from descriptors.analysis import load_csv, run_analysis
-from descriptors.specs.analysis import AnalysisSettings
 from descriptors.cli import main
+from descriptors.specs.analysis import AnalysisSettings
 
 INITIAL, FINAL = "NO3-(aq)", "NH3(g)"
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from test_network import NET
 
 from descriptors.analysis.netrecords import Conditions

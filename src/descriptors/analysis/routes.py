@@ -53,7 +53,14 @@ from collections.abc import Mapping
 
 from descriptors.analysis.netdata import Network, NetworkError, element_potentials_kJ
 from descriptors.analysis.netrecords import TOL as _TOL
-from descriptors.analysis.netrecords import Conditions, Decision, NetworkResult, Route, Selectivity, StepResult
+from descriptors.analysis.netrecords import (
+    Conditions,
+    Decision,
+    NetworkResult,
+    Route,
+    Selectivity,
+    StepResult,
+)
 
 __all__ = [
     "KJ_PER_MOL_EV",

@@ -19,7 +19,11 @@ import numpy as np
 
 from descriptors.analysis.netdata import Network, load_network
 from descriptors.analysis.netrecords import TOL, Conditions
-from descriptors.analysis.routes import _step_results, enumerate_routes, species_free_energies
+from descriptors.analysis.routes import (
+    _step_results,
+    enumerate_routes,
+    species_free_energies,
+)
 from descriptors.analysis.scaling import ScalingFit
 
 __all__ = ["Volcano1D", "Volcano2D", "volcano_1d", "volcano_2d", "usable_routes", "R2_WARN", "weak_fits"]

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from descriptors.analysis import load_csv, load_store, run_analysis, settings_network, write_outputs
+from descriptors.analysis import (
+    load_csv,
+    load_store,
+    run_analysis,
+    settings_network,
+    write_outputs,
+)
 from descriptors.analysis.compute import AnalysisResult
 from descriptors.specs.analysis import AnalysisSettings
 from descriptors.workflows.vibrations import (

@@ -31,8 +31,14 @@ def add_parser(sub) -> None:
     an.set_defaults(func=run)
 
 
+_OPTION = {"network_file": "--network", "network": "--reaction", "descriptors": "--descriptor", "pH": "--pH",
+           "potential": "--potential", "temperature": "--temperature", "corrections": "--corrections"}
+
+
 def run(args) -> int:
     """``no3rr analyze``: exit 2 on bad input, 1 if no catalyst got a limiting potential, else 0."""
+    from pydantic import ValidationError
+
     from descriptors.specs.analysis import CORRECTION_MODES, AnalysisSettings
     from descriptors.workflows.analyze import analyze
 
@@ -51,6 +57,10 @@ def run(args) -> int:
             raise ValueError(f"--corrections {corr!r}: use computed, table, none or the path of a table JSON")
         res, paths = analyze(src, settings, args.out, corrections_given=args.corrections is not None or not is_csv,
                              plots=not args.no_plots)
+    except ValidationError as e:  # one line naming the option, not pydantic's report
+        first = e.errors()[0]
+        opt = _OPTION.get(str(first["loc"][0]) if first["loc"] else "", str(first["loc"]))
+        return err(f"{opt}: {first['msg'].removeprefix('Value error, ')}")
     except ValueError as e:
         return err(str(e))
     rows = res.summary_rows()

@@ -44,6 +44,7 @@ def test_nitrite_release_wins(tmp_path):
     assert s["decisive_step_at_U_L"] == "*NO2->NO2-(aq)"
     assert _f(s["decisive_margin_at_U_L_eV"]) == pytest.approx(-(NO2M + 1.0 + 0.10), abs=1e-4)
     assert _f(s["competing_margin_at_U_L_V"]) == pytest.approx(0.55)
+    assert "uses NO2-(aq), whose formation free energy is not verified" in s["notes"]  # marked where it is used
     routes = list(csv.DictReader((out / "routes.csv").open()))
     nit = [r for r in routes if r["group"] == "NO2-"]
     assert max(_f(r["U_L_V"]) for r in nit) == pytest.approx(0.25)
@@ -145,3 +146,63 @@ def test_other_network_from_the_command_line(tmp_path):
     rows = {k: v + shift for k, v in no2.items()}
     rc, out, [s] = _run(tmp_path, "no2", rows, "--reaction", "NO2RR")
     assert s["network"] == "NO2RR" and _f(s["U_L_V"]) == pytest.approx(0.30) and s["PDS"] == "*NO->*NOH"
+
+
+SCREEN = """
+name = "network-screen"
+adsorbates = ["NO3", "NO3H", "NO2", "NO2H", "NO", "NOH", "HNO", "H2NO", "N", "NH", "NH2", "NH3", "N2O", "N2",
+              "O", "OH", "H"]
+[[catalysts]]
+type = "slab"
+metals = ["Cu", "Pd", "Pt", "Ag", "Ni"]
+facets = ["100"]
+size = [2, 2]
+layers = 2
+fixed_layers = 1
+vacuum = 5.0
+lattice_constant = "experimental"
+[calculator]
+name = "emt"
+[relax]
+fmax = 0.1
+steps = 25
+[placement]
+site_kinds = ["hollow"]
+bidentate = false
+[execution]
+workers = 1
+[analysis]
+descriptors = ["*N", "*O"]
+use_flagged = true
+corrections = "none"
+potential = -0.3
+"""
+
+
+@pytest.mark.slow  # an EMT screen of 5 slabs x 17 adsorbates: about a minute of CPU
+def test_emt_screen_with_the_new_species_has_products_routes_and_maps(tmp_path):
+    import json
+
+    spec = tmp_path / "net.toml"
+    spec.write_text(SCREEN)
+    out = tmp_path / "out"
+    main(["screen", str(spec), "--out", str(out), "--no-progress", "--quiet"])
+    an = out / "analysis"
+    rows = list(csv.DictReader((an / "analysis_summary.csv").open()))
+    assert {r["catalyst"] for r in rows} == {"Cu(100)", "Pd(100)", "Pt(100)", "Ag(100)", "Ni(100)"}
+    groups = {"NH3", "NO2-", "NO", "N2O", "N2", "NH2OH", "H2"}
+    forms = {"NH3(g)", "NH3(aq)", "NH4+(aq)", "NO2-(aq)", "NO(g)", "N2O(g)", "N2(g)", "NH2OH(aq)", "H2(g)"}
+    for r in rows:
+        assert r["product_at_U"] in forms and r["network"] == "NO3RR"
+        assert r["product"] == r["product_at_U_L"] and (r["product"] in forms or not r["U_L_V"])
+    routes = list(csv.DictReader((an / "routes.csv").open()))
+    assert {r["group"] for r in routes} <= groups and {"NH3", "H2"} <= {r["group"] for r in routes}
+    # new species were computed and entered the analysis (no '*N2O' etc. in every missing list)
+    assert any("*N2O" not in r["missing"] for r in rows)
+    summary = json.loads((an / "analysis_summary.json").read_text())
+    assert set(summary["product_maps"]) == {"N_O", "NO3_H"}
+    for name in ("N_O", "NO3_H"):
+        m = summary["product_maps"][name]
+        assert abs(sum(m["area_fraction"].values()) - 1.0) < 1e-3
+        assert set(m["area_fraction"]) <= groups | {"none"}
+        assert (an / "figures" / f"product_map_{name}.png").stat().st_size > 5000

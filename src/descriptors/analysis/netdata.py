@@ -74,6 +74,7 @@ class Species:
     aliases: tuple[str, ...] = ()
     missing: str = ""
     note: str = ""
+    verified: bool = True  # False: the formation free energy could not be checked against its source
 
     @property
     def adsorbate(self) -> bool:
@@ -165,7 +166,7 @@ def _species(name: str, raw: dict, sources: Mapping[str, str]) -> Species:
     return Species(name, MappingProxyType(formula), int(raw.get("charge", 0)), phase,
                    None if dgf is None else float(dgf), sources.get(raw.get("source", ""), ""),
                    bool(raw.get("reservoir", False)), raw.get("group"), tuple(raw.get("aliases", ())),
-                   str(raw.get("missing", "")), str(raw.get("note", "")))
+                   str(raw.get("missing", "")), str(raw.get("note", "")), bool(raw.get("verified", True)))
 
 
 def _step(sid: str, raw: dict, species: Mapping[str, Species]) -> Step:

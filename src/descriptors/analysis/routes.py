@@ -347,10 +347,21 @@ def analyze(net: Network, g_ads: Mapping[str, float], conditions: Conditions | N
     xr = g.get(net.reactant, 0.0)
     states = {s: v - (net.species[s].count(net.tracked_element) / ref_n * xr if ref_n else 0.0) for s, v in g.items()}
     form = _speciate(net, best.product, steps, conditions.potential)[0] if best else ""
+    at_ul = selectivity(net, steps, routes, best.U_L, barriers) if best and best.U_L is not None else None
+    at_u = selectivity(net, steps, routes, conditions.potential, barriers)
+    for sel in (at_ul, at_u):
+        for sp in ([sel.product] if sel and sel.product else []) + [d.chosen.split("->")[-1] for d in
+                                                                   (sel.decisions if sel else ())]:
+            for x in sp.split("+") if sp not in net.species else [sp]:
+                if x in net.species and not net.species[x].verified and species_note(x) not in notes:
+                    notes.append(species_note(x))
     return NetworkResult(
         catalyst, net.name, conditions, g, states, steps, routes, best, form,
         best.U_L if best else None, best.PDS.label if best and best.PDS else None,
         best.dG_PDS if best else None, best.branch if best else None, ads.dG_0 if ads else None,
         g.get("*H"), None if her is None else her.U_L,
-        selectivity(net, steps, routes, best.U_L, barriers) if best and best.U_L is not None else None,
-        selectivity(net, steps, routes, conditions.potential, barriers), missing, notes)
+        at_ul, at_u, missing, notes)
+
+
+def species_note(name: str) -> str:
+    return f"the selectivity uses {name}, whose formation free energy is not verified (networks.toml)"

@@ -1,9 +1,16 @@
 import numpy as np
 import pytest
 from ase.data import atomic_numbers, covalent_radii
-from ase.neighborlist import natural_cutoffs, NeighborList
+from ase.neighborlist import NeighborList, natural_cutoffs
 
-from descriptors.geometry import ADSORBATES, find_site_pairs, find_sites, get_adsorbate, place, place_bidentate
+from descriptors.geometry import (
+    ADSORBATES,
+    find_site_pairs,
+    find_sites,
+    get_adsorbate,
+    place,
+    place_bidentate,
+)
 from descriptors.structures.slabs import metal_slab
 
 NETWORK = ["NO3", "NO2", "NO", "NOH", "HNO", "N", "NH", "NH2", "NH3", "NH2OH", "O", "OH", "H", "NO3H", "NO2H",

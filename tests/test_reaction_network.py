@@ -12,7 +12,6 @@ with F = 96.485332 kJ/mol/eV and X = (-111.3 + 16.4 + 3*237.1)/F = 6.38854 eV.
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +23,12 @@ from descriptors.analysis.netdata import (
     missing_corrections,
     require_corrections,
 )
-from descriptors.analysis.routes import Conditions, analyze, reactant_via_proxy, species_free_energies
+from descriptors.analysis.routes import (
+    Conditions,
+    analyze,
+    reactant_via_proxy,
+    species_free_energies,
+)
 
 F = 96.485332
 X = (-111.3 + 16.4 + 3 * 237.1) / F  # nitrate reference at pH 0 (equilibrium scheme), 8 e E0
@@ -393,3 +397,17 @@ def test_summary_and_route_table_rows():
     assert {x["group"] for x in rows} >= {"NH3", "NO2-", "NO", "N2", "H2"}
     top = next(x for x in rows if x["group"] == "NH3")
     assert top["U_L_V"] == pytest.approx(0.10) and top["PDS"] == "*NO2->*NO" and top["upper_bound"]
+
+
+def test_walk_does_not_enter_a_dead_end():
+    """NOR at -0.5 V: *NO -> *HNO (-0.4 eV) beats NO release (-0.35328 eV).  A computed *H2NO at -4.0 makes
+    *HNO -> *H2NO the lowest exit (-4.0 + 2.4 - 0.5 = -2.1 eV against *HNO -> *NHOH -1.3 eV), but *NH2OH is
+    not computed, so *H2NO leads nowhere: the walk takes *HNO -> *NHOH and says why."""
+    r = analyze(NET, ads(dict(NOR, **{"*H2NO": -4.0})), Conditions(potential=-0.5))
+    d = _decision(r.at_U, "*HNO")
+    assert d.chosen == "*HNO->*NHOH" and d.dG_chosen == pytest.approx(-1.3)
+    assert "*HNO->*H2NO not taken: *H2NO has no evaluated way on" in r.at_U.notes
+    assert r.at_U.group == "NH3"
+    # with *NH2OH computed the branch is open and taken
+    r2 = analyze(NET, ads(dict(NOR, **{"*H2NO": -4.0, "*NH2OH": -4.5})), Conditions(potential=-0.5))
+    assert _decision(r2.at_U, "*HNO").chosen == "*HNO->*H2NO"

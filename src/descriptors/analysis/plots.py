@@ -112,6 +112,7 @@ def plot_volcano_1d(res, descriptor: str, out: Path) -> dict[str, Path]:
     ax.set_xlabel(f"$\\Delta G$({_tex(descriptor)}) / eV")
     ax.set_ylabel("Limiting potential $U_L$ / V vs RHE")
     ax.set_title(f"NO$_3$RR volcano in $\\Delta G$({_tex(descriptor)})")
+    _r2_note(ax, res, f"1D volcano in {descriptor}:")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     _footer(fig, res)
     return _save(fig, out, f"volcano_{_slug(descriptor)}")
@@ -137,10 +138,21 @@ def plot_volcano_2d(res, out: Path) -> dict[str, Path]:
     ax.plot([v.apex[0]], [v.apex[1]], marker="*", ms=15, color="gold", mec="k", zorder=6)
     ax.set_xlabel(f"$\\Delta G$({_tex(d1)}) / eV")
     ax.set_ylabel(f"$\\Delta G$({_tex(d2)}) / eV")
+    _r2_note(ax, res, "2D volcano:")
     ax.set_title(f"2D volcano; apex ({v.apex[0]:.2f}, {v.apex[1]:.2f}) eV, $U_L$ = {v.apex_U_L:.2f} V"
                  + (" (range edge)" if v.apex_on_edge else ""), fontsize=11)
     _footer(fig, res)
     return _save(fig, out, "volcano_2d")
+
+
+def _r2_note(ax, res, prefix: str) -> None:
+    """The R^2 warning of the volcano (compute.py), in red under the axes, where there is one."""
+    import textwrap
+
+    for w in getattr(res, "volcano_warnings", []):
+        if w.startswith(prefix):
+            ax.text(0.0, -0.14, textwrap.fill("warning: " + w.removeprefix(prefix).strip(), 100),
+                    transform=ax.transAxes, va="top", fontsize=7, color="C3")
 
 
 def plot_free_energy_diagram(res, catalyst: str, out: Path) -> dict[str, Path]:
@@ -202,10 +214,12 @@ def plot_product_map(res, name: str, out: Path) -> dict[str, Path]:
     d1, d2 = m.descriptors
     ax.set_xlabel(f"$\\Delta G$({_tex(d1)}) / eV")
     ax.set_ylabel(f"$\\Delta G$({_tex(d2)}) / eV")
-    weak = (" — weak relations (R$^2$ < 0.8): " + ", ".join(f"{_tex(t)} {r:.2f}" for t, r in sorted(m.weak.items()))
-            if m.weak else "")
-    ax.set_title(f"Product map over {_tex(d1)}, {_tex(d2)} (scaling relations; thermodynamic indicator){weak}",
-                 fontsize=9, color="C3" if m.weak else "k")
+    ax.set_title(f"Product map over {_tex(d1)}, {_tex(d2)} (scaling relations; thermodynamic indicator)", fontsize=9)
+    if m.weak:
+        import textwrap
+
+        txt = "weak relations (R² < 0.8): " + ", ".join(f"{t} {r:.2f}" for t, r in sorted(m.weak.items()))
+        ax.text(0.0, -0.16, textwrap.fill(txt, 80), transform=ax.transAxes, va="top", fontsize=7, color="C3")
     _footer(fig, res)
     return _save(fig, out, f"product_map_{_slug(name)}")
 

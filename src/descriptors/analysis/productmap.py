@@ -48,7 +48,7 @@ class ProductMap:
         groups, counts = np.unique(self.product.astype(str), return_counts=True)
         return {"name": self.name, "descriptors": list(self.descriptors),
                 "range_eV": [[float(self.x[0]), float(self.x[-1])], [float(self.y[0]), float(self.y[-1])]],
-                "area_fraction": {g: round(int(c) / self.product.size, 4) for g, c in zip(groups, counts)},
+                "area_fraction": {str(g): round(int(c) / self.product.size, 4) for g, c in zip(groups, counts)},
                 "catalysts": [{"catalyst": c, "x_eV": x, "y_eV": y, "product": p} for c, x, y, p in self.points],
                 "relations": self.relations, "weak_relations_R2": self.weak, "note": self.note}
 

@@ -35,7 +35,8 @@ draws the outcome as maps of the favoured product over (dE_N, dE_O) (Liu, Richar
 Goldsmith, ACS Catal. 9, 7052 (2019), the paper whose HNO3 route the 'hno3' nitrate reference
 follows); the rule below is this package's, not copied from that paper.
   1. Start at the reactant; at each intermediate take the exit (any step consuming it whose other
-     adsorbate reactants have been visited) with the lowest dG(U) per molecule of the intermediate
+     adsorbate reactants have been visited, and that leads on to a product through evaluated steps
+     while such an exit exists) with the lowest dG(U) per molecule of the intermediate
      consumed (2 *N -> N2: dG/2); the margin is the runner-up's dG minus the chosen one.  An
      optional kinetic barrier per step (``barriers``, eV) makes the comparison use max(dG(U), Ea).
   2. Follow the product richest in the tracked element (N) until a product leaves the surface;
@@ -241,6 +242,13 @@ def _speciate(net: Network, species: str, steps: list[StepResult], U: float) -> 
         walk.append(species)
 
 
+def _follow(net: Network, step_id: str) -> str | None:
+    """The species the walk follows after a step: its final species richest in the tracked element."""
+    st = next(s for s in net.steps if s.id == step_id)
+    nxt = sorted((x for x in st.final if x not in net.reservoir), key=lambda x: -net.species[x].count(net.tracked_element))
+    return nxt[0] if nxt else None
+
+
 def selectivity(net: Network, steps: list[StepResult], routes: list[Route], U: float,
                 barriers: Mapping[str, float] | None = None) -> Selectivity:
     """The favoured product at potential U and the margins that decide it (criterion: module docstring)."""
@@ -250,6 +258,17 @@ def selectivity(net: Network, steps: list[StepResult], routes: list[Route], U: f
     barriers = dict(barriers or {})
     node, walk, visited, decisions, notes = net.reactant, [net.reactant], {net.reactant}, [], []
     product = ""
+    # species from which the evaluated steps lead on to a product (an exit into a dead end, e.g. an
+    # intermediate whose next state was not computed, is not taken while another exit leads on)
+    live = {x for x, spx in net.species.items() if spx.group}
+    grown = True
+    while grown:
+        grown = False
+        for s in steps:
+            for x in by_id[s.id].initial:
+                if x not in live and x not in free and _follow(net, s.id) in live:
+                    live.add(x)
+                    grown = True
     while True:
         sp = net.species[node]
         if sp.group and node != net.reactant:
@@ -271,6 +290,11 @@ def selectivity(net: Network, steps: list[StepResult], routes: list[Route], U: f
         if not exits:
             notes.append(f"no exit from {node}: it accumulates")
             break
+        onward = [e for e in exits if _follow(net, e[1].id) in live]
+        for e in exits:
+            if e not in onward and onward:
+                notes.append(f"{e[1].label} not taken: {_follow(net, e[1].id)} has no evaluated way on")
+        exits = onward or exits
         exits.sort(key=lambda e: e[0])
         per, s = exits[0]
         alts = tuple((e[1].label, e[0]) for e in exits[1:])
@@ -349,6 +373,9 @@ def analyze(net: Network, g_ads: Mapping[str, float], conditions: Conditions | N
     form = _speciate(net, best.product, steps, conditions.potential)[0] if best else ""
     at_ul = selectivity(net, steps, routes, best.U_L, barriers) if best and best.U_L is not None else None
     at_u = selectivity(net, steps, routes, conditions.potential, barriers)
+    for tag, sel in (("at U_L", at_ul), ("at U", at_u)):
+        if sel is not None and not sel.product:
+            notes.extend(f"{tag}: {n}" for n in sel.notes if f"{tag}: {n}" not in notes)
     for sel in (at_ul, at_u):
         for sp in ([sel.product] if sel and sel.product else []) + [d.chosen.split("->")[-1] for d in
                                                                    (sel.decisions if sel else ())]:

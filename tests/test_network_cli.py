@@ -148,6 +148,34 @@ def test_other_network_from_the_command_line(tmp_path):
     assert s["network"] == "NO2RR" and _f(s["U_L_V"]) == pytest.approx(0.30) and s["PDS"] == "*NO->*NOH"
 
 
+
+def test_table_corrections_fail_naming_the_species_without_an_entry(tmp_path, capsys):
+    import json
+
+    table = tmp_path / "t.json"
+    entries = {g: {"zpe": 0.0, "ts": 0.0, "source": "test"} for g in ("H2(g)", "H2O(g)", "NH3(g)", "*NO3")}
+    table.write_text(json.dumps({"entries": entries}))
+    p = tmp_path / "e.csv"
+    p.write_text("catalyst,species,E_ads_eV\nX,*NO3,-1.0\nX,*HNO3,-1.2\nX,*N2O,0.3\n")
+    assert main(["analyze", str(p), "--out", str(tmp_path / "o"), "--corrections", str(table), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert "*N2O, *NO3H" in err and err.count("\n") == 1  # the package's spelling of *HNO3, one line
+    entries.update({s: {"zpe": 0.1, "ts": 0.05, "source": "test"} for s in ("*NO3H", "*N2O")})
+    table.write_text(json.dumps({"entries": entries}))
+    assert main(["analyze", str(p), "--out", str(tmp_path / "o"), "--corrections", str(table), "--no-plots"]) in (0, 1)
+
+
+def test_spec_network_option_and_HER(tmp_path):
+    from descriptors.specs.analysis import AnalysisSettings
+
+    with pytest.raises(ValueError, match="network_file"):
+        AnalysisSettings(network_file=str(tmp_path / "missing.toml"))
+    assert AnalysisSettings(network="NORR").network == "NORR"
+    rc, out, rows = _run(tmp_path, "her", {"*H": 0.2}, "--reaction", "HER")
+    assert rows[0]["network"] == "HER" and _f(rows[0]["U_L_V"]) == pytest.approx(-0.2)
+    assert rows[0]["PDS"] == "*->*H" and rows[0]["product_at_U_L"] == "H2(g)"
+
+
 SCREEN = """
 name = "network-screen"
 adsorbates = ["NO3", "NO3H", "NO2", "NO2H", "NO", "NOH", "HNO", "H2NO", "N", "NH", "NH2", "NH3", "N2O", "N2",

@@ -61,7 +61,9 @@ def _atom(net: Network, formula: str) -> str | None:
 def map_axes(net: Network) -> dict[str, tuple[str, str]]:
     """The two maps' descriptor pairs, from the data: (*X, *O) with X the tracked element, and
     (first adsorbate of the reactant, *H)."""
-    out = {}
+    out: dict[str, tuple[str, str]] = {}
+    if len(set(net.products) | set(net.competing)) < 2:
+        return out  # one possible product: nothing to map
     a_x, a_o, a_h = _atom(net, net.tracked_element), _atom(net, "O"), _atom(net, "H")
     if a_x and a_o and a_x != a_o:
         out[f"{a_x.lstrip('*')}_{a_o.lstrip('*')}"] = (a_x, a_o)

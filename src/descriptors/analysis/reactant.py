@@ -67,6 +67,8 @@ def reactant_g(net: Network, scheme: str, cond: Conditions, equilibrium_potentia
 def describe_reactant(net: Network, scheme: str, g: float, cond: Conditions,
                       equilibrium_potential: float | None = None, g_proxy: float | None = None) -> str:
     sp = net.species[net.reactant]
+    if sp.phase == "site":
+        return f"reactant: the free site {net.reactant} (0 by definition)"
     if scheme == "hno3":
         return (f"{net.reactant} via gas {net.reference_proxy} from the calculator (G_ads = {g_proxy:.4f} eV) + the "
                 f"experimental free energy difference of the two (formation free energies: {sp.source.split(',')[0]}); "

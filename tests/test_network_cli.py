@@ -207,7 +207,7 @@ potential = -0.3
 """
 
 
-@pytest.mark.slow  # an EMT screen of 5 slabs x 17 adsorbates: about a minute of CPU
+@pytest.mark.slow  # an EMT screen of 5 slabs x 17 adsorbates: 3-5 min wall on a shared 2-core machine
 def test_emt_screen_with_the_new_species_has_products_routes_and_maps(tmp_path):
     import json
 

@@ -1,12 +1,20 @@
 import numpy as np
 import pytest
 from ase.data import atomic_numbers, covalent_radii
-from ase.neighborlist import natural_cutoffs, NeighborList
+from ase.neighborlist import NeighborList, natural_cutoffs
 
-from descriptors.geometry import ADSORBATES, find_site_pairs, find_sites, get_adsorbate, place, place_bidentate
+from descriptors.geometry import (
+    ADSORBATES,
+    find_site_pairs,
+    find_sites,
+    get_adsorbate,
+    place,
+    place_bidentate,
+)
 from descriptors.structures.slabs import metal_slab
 
-NETWORK = ["NO3", "NO2", "NO", "NOH", "HNO", "N", "NH", "NH2", "NH3", "NH2OH", "O", "OH", "H"]
+NETWORK = ["NO3", "NO2", "NO", "NOH", "HNO", "N", "NH", "NH2", "NH3", "NH2OH", "O", "OH", "H", "NO3H", "NO2H",
+           "H2NO", "NHOH", "N2O", "N2"]
 
 
 def test_library_covers_the_no3rr_network():
@@ -17,6 +25,19 @@ def test_library_covers_the_no3rr_network():
     assert {m.name for m in ADSORBATES["NO2"].modes} == {"N", "O,O"}
     with pytest.raises(ValueError, match="unknown adsorbate"):
         get_adsorbate("CO2H")
+    with pytest.raises(ValueError, match="unknown adsorbate"):  # NH4+ is not *NH3: no silent swap
+        get_adsorbate("NH4")
+    assert get_adsorbate("*HNO3").name == "NO3H" and get_adsorbate("HNO2").name == "NO2H"
+
+
+def test_library_has_every_surface_species_of_the_shipped_networks():
+    from descriptors.analysis.netdata import load_networks
+
+    for net in load_networks().values():
+        for s in net.adsorbates():
+            a = get_adsorbate(s)
+            assert a.formula_counts == dict(net.species[s].formula), s
+            assert a.modes and all(m.sites for m in a.modes)
 
 
 @pytest.mark.parametrize("name", list(ADSORBATES))

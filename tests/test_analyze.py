@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from descriptors.analysis import load_csv, run_analysis
-from descriptors.specs.analysis import AnalysisSettings
 from descriptors.cli import main
-from descriptors.analysis.network import FINAL, INITIAL
+from descriptors.specs.analysis import AnalysisSettings
+
+INITIAL, FINAL = "NO3-(aq)", "NH3(g)"
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "workflows" / "examples"
 

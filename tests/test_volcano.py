@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+from test_network import NET
 
-from descriptors.analysis.network import analyze_pathway, state_energies
+from descriptors.analysis.netrecords import Conditions
+from descriptors.analysis.routes import analyze
 from descriptors.analysis.scaling import fit_all
 from descriptors.analysis.volcano import volcano_1d, volcano_2d
 
@@ -44,7 +46,7 @@ def test_1d_apex_where_limiting_lines_cross(fits):
 def test_volcano_agrees_with_the_network_on_the_relations(fits, d):
     v = volcano_1d(fits, "*N", x_ref=0.7, lo=-2.0, hi=1.0, n=3001)
     j = int(np.argmin(np.abs(v.x - d)))
-    r = analyze_pathway("c", state_energies(_g(v.x[j]), 0.7))
+    r = analyze(NET, _g(v.x[j]), Conditions(), reactant_G=0.7)
     assert v.U_L[j] == pytest.approx(r.U_L, abs=1e-9)
 
 

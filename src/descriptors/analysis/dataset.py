@@ -6,16 +6,25 @@ Input: a screen database (``screen.db``) or a CSV of energies computed elsewhere
     catalyst,species,E_ads_eV   adsorption energies on the atomic-reference convention of
                                 convention.py, converted with the configured corrections;
     catalyst,species,G_eV       free energies of the states on the common scale (relative to the
-                                clean site + NO3-(aq) + the needed (H+ + e-) pairs at 0 V vs RHE);
-                                *H, *O, *OH relative to the clean site + H+/e- pairs (+ H2O).
+                                clean site + the reactant (NO3-(aq)) + the needed (H+ + e-) pairs at
+                                0 V vs RHE); *H, *O, *OH relative to the clean site + H+/e- pairs
+                                (+ H2O).  A species with n atoms of the tracked element (N) sits
+                                n times the reactant's free energy below its atomic-scale value.
 
-Species are spelled ``*NO3``, ``*NO2``, ``*NO``, ``*NOH``, ``*HNO``, ``*NHOH``, ``*NH2OH``, ``*N``,
-``*NH``, ``*NH2``, ``*NH3``, ``*H``, ``*O``, ``*OH`` (``NH3(g)`` optionally gives the final state).
+Species are those of the network (``analysis/data/networks.toml``: *NO3, *NO3H (= *HNO3), *NO2,
+*NO2H (= *HNO2), *NO, *NOH, *HNO, *H2NO, *NHOH, *NH2OH, *N, *NH, *NH2, *NH3, *N2O, *N2, *O, *OH,
+*H for NO3RR).  In a ``G_eV`` file a molecule row (e.g. ``NH3(g)``) gives the state of that
+molecule and so fixes where the reactant sits for that catalyst (otherwise the reactant comes from
+the nitrate reference of the settings); in an ``E_ads_eV`` file molecules are refused (they sit at
+their formation free energies on that scale; NH3(g) is the mu_N reference, 0 by definition).
+An optional ``pH`` column says at which pH the ``G_eV`` values are meant (default: the analysis
+pH); they are converted to adsorbate free energies at that pH and then analysed at the analysis pH
+like ``E_ads_eV`` input, so the same file gives the same adsorbates at any ``--pH``.
 
 Output (``write_outputs``): ``analysis_summary.csv``/``.json`` (catalyst, U_L, PDS, branch, dG(*H),
-selectivity indicators, what is missing), ``free_energies.csv`` (every state and every step),
-``scaling_relations.csv``, ``volcano.json`` and the figures of plots.py.  Every file names the
-calculator, the corrections and the nitrate reference that produced it.
+product and selectivity margins, what is missing), ``routes.csv`` (every route), ``free_energies.csv``
+(every state and every step), ``scaling_relations.csv``, ``volcano.json`` and the figures of plots.py.
+Every file names the calculator, the corrections and the nitrate reference that produced it.
 """
 
 from __future__ import annotations
@@ -26,7 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from descriptors.analysis.network import ADSORBATE_STATES, FINAL, NitrateReference
+from descriptors.analysis.netdata import Network, NetworkError, load_network
+from descriptors.analysis.netrecords import Conditions
+from descriptors.analysis.reactant import reactant_g
+from descriptors.analysis.routes import species_free_energies
 from descriptors.analysis.thermo import (
     NO_CORRECTION,
     Correction,
@@ -36,7 +48,7 @@ from descriptors.analysis.thermo import (
 )
 from descriptors.convention import atomic_potentials
 from descriptors.geometry.adsorbates import ADSORBATES, adsorbate_formula_counts
-from descriptors.specs.analysis import AnalysisSettings, species_name
+from descriptors.specs.analysis import AnalysisSettings
 from descriptors.store import Store, best_rows, site_rows
 
 __all__ = ["Dataset", "load_csv", "load_store", "level_rows", "GASES_NEEDED"]
@@ -54,11 +66,12 @@ class Dataset:
     provenance: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     invalid: dict[str, dict[str, str]] = field(default_factory=dict)
     g_ads_hno3: float | None = None
-    final: dict[str, float] = field(default_factory=dict)  # catalyst -> G of NH3(g) state when given
+    reactant_G: dict[str, float] = field(default_factory=dict)  # catalyst -> reactant g fixed by the CSV
     calculator: str = "unknown (user-supplied energies)"
     flagged: dict[str, list[str]] = field(default_factory=dict)  # species used although geometry-flagged
     corrections: str = ""
     notes: list[str] = field(default_factory=list)
+    G_input_pH: dict[str, float] = field(default_factory=dict)  # G_eV input: pH the values are meant at
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -66,9 +79,11 @@ class Dataset:
 MAX_ABS_EV = 100.0  # no adsorption or reaction free energy is near this; a larger one is a unit or typing error
 
 
-def load_csv(path: str | Path, settings: AnalysisSettings, corrections_given: bool = True) -> Dataset:
+def load_csv(path: str | Path, settings: AnalysisSettings, corrections_given: bool = True,
+             net: Network | None = None) -> Dataset:
     """Read ``catalyst,species,E_ads_eV`` or ``catalyst,species,G_eV`` (see the module docstring)."""
     path = Path(path)
+    net = net or load_network(settings.network, settings.network_file)
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     cols = set(rows[0]) if rows else set()
@@ -78,16 +93,19 @@ def load_csv(path: str | Path, settings: AnalysisSettings, corrections_given: bo
         raise ValueError(f"{path}: give either E_ads_eV or G_eV, not both")
     kind = "G" if "G_eV" in cols else "E_ads"
     col = "G_eV" if kind == "G" else "E_ads_eV"
+    if "pH" in cols and kind != "G":
+        raise ValueError(f"{path}: a pH column belongs to G_eV input (E_ads_eV values do not depend on pH)")
     values: dict[str, dict[str, float]] = {}
-    final: dict[str, float] = {}
+    molecules: dict[str, tuple[str, float, int]] = {}
+    row_pH: dict[str, float] = {}
     for i, r in enumerate(rows, start=2):
         cat = (r.get("catalyst") or "").strip()
         if not cat:
             raise ValueError(f"{path} line {i}: empty catalyst")
         try:
-            sp = species_name(r["species"], f"{path} line {i}")
-        except ValueError as err:
-            raise ValueError(str(err)) from None
+            sp = net.canonical(r["species"])
+        except NetworkError as err:
+            raise ValueError(f"{path} line {i}: {err}") from None
         try:
             v = float(r[col])
         except (TypeError, ValueError):
@@ -97,27 +115,28 @@ def load_csv(path: str | Path, settings: AnalysisSettings, corrections_given: bo
         if abs(v) > MAX_ABS_EV:
             raise ValueError(f"{path} line {i}: {col} = {v:g} eV is not a plausible {kind} of an intermediate "
                              f"(|value| > {MAX_ABS_EV:g} eV); check the units and the row")
-        if sp == FINAL:
-            final[cat] = v
+        if "pH" in cols and (r.get("pH") or "").strip():
+            try:
+                ph = float(r["pH"])
+            except ValueError:
+                raise ValueError(f"{path} line {i}: pH {r['pH']!r} is not a number") from None
+            if row_pH.setdefault(cat, ph) != ph:
+                raise ValueError(f"{path} line {i}: {cat} has rows at pH {row_pH[cat]:g} and {ph:g}; one pH per catalyst")
+        if not net.species[sp].adsorbate:
+            if kind == "E_ads":
+                raise ValueError(f"{path} line {i}: {sp} is a molecule; on the E_ads_eV scale molecules sit at their "
+                                 f"formation free energies (the mu_X references at 0 by definition), so the row "
+                                 f"cannot be used: remove it, or give every species as G_eV")
+            if cat in molecules:
+                raise ValueError(f"{path} line {i}: {cat} has two molecule rows ({molecules[cat][0]}, {sp}); give one")
+            molecules[cat] = (sp, v, i)
             continue
         if sp in values.setdefault(cat, {}):
             raise ValueError(f"{path} line {i}: {cat} {sp} given twice")
         values[cat][sp] = v
     ds = Dataset(str(path), kind, {}, calculator="unknown (user-supplied energies in CSV)")
     if kind == "G":
-        x = None
-        for cat, vals in values.items():
-            if cat in final:
-                xc = -final[cat]
-            else:
-                if x is None:
-                    x = NitrateReference(settings.nitrate_reference, settings.equilibrium_potential).x(settings.pH, settings.temperature)
-                xc = x
-            ds.g_ads[cat] = {sp: (v + xc if sp in ADSORBATE_STATES else v) for sp, v in vals.items()}
-            ds.provenance[cat] = {sp: {"input": "G_eV", "value": v, "correction": "given (free energy)"}
-                                  for sp, v in vals.items()}
-        ds.final = final
-        ds.corrections = "free energies given in the CSV"
+        _g_rows(ds, path, net, settings, values, molecules, row_pH)
         return ds
     if not corrections_given:
         raise ValueError(f"{path}: E_ads_eV input needs the free-energy corrections named: --corrections none "
@@ -128,23 +147,63 @@ def load_csv(path: str | Path, settings: AnalysisSettings, corrections_given: bo
                          "'table' or a table file")
     table = load_table(None if settings.corrections == "table" else settings.corrections) if mode == "table" else None
     dmu, gas_src = _gas_corrections_table(table, settings) if table else ({"H": 0.0, "O": 0.0, "N": 0.0}, "none")
+    if table is not None:
+        _require_table(table, {sp for vals in values.values() for sp in vals})
     for cat, vals in values.items():
         ds.g_ads[cat], ds.provenance[cat] = {}, {}
         for sp, e in vals.items():
             corr = NO_CORRECTION if table is None else table.get(sp)
-            if corr is None:
-                ds.invalid.setdefault(cat, {})[sp] = f"no tabulated correction for {sp} in {table.path.name}"
-                continue
-            g = e + corr.dg - _ref_shift(sp, dmu)
+            g = e + corr.dg - _ref_shift(sp, dmu, net)
             ds.g_ads[cat][sp] = g
             ds.provenance[cat][sp] = {"input": "E_ads_eV", "E_ads_eV": e, "correction": corr.as_dict()}
-    ds.final = final
     ds.corrections = "none (electronic energies)" if table is None else f"table {table.path} ({gas_src})"
     return ds
 
 
-def _ref_shift(species: str, dmu: dict[str, float]) -> float:
-    counts = adsorbate_formula_counts(ADSORBATES[species.lstrip("*")].symbols)
+def _require_table(table, given) -> None:
+    """corrections='table': every species used needs a tabulated ZPE/TS; fail naming those without."""
+    miss = sorted({s for s in given if table.get(s) is None})
+    if miss:
+        raise ValueError(f"corrections table {table.path}: no ZPE/TS entry (zpe, ts, source) for {', '.join(miss)}; "
+                         "add them with their source, or use corrections='none' (electronic energies) or "
+                         "'computed' (a screen database)")
+
+
+def _g_rows(ds: Dataset, path: Path, net: Network, settings: AnalysisSettings, values, molecules, row_pH) -> None:
+    """G_eV rows -> adsorbate free energies (atomic scale) and the reactant's g per catalyst."""
+    el, r_sp = net.tracked_element, net.species[net.reactant]
+    n_r = r_sp.count(el) or 1
+    for cat, vals in values.items():
+        ph = row_pH.get(cat, settings.pH)
+        cond_row = Conditions(ph, 0.0, settings.temperature)
+        if cat in molecules:
+            sp, v, line = molecules[cat]
+            n_sp = net.species[sp].count(el)
+            g_f, why = species_free_energies(net, {}, cond_row)
+            if n_sp == 0 or sp not in g_f:
+                raise ValueError(f"{path} line {line}: {sp} cannot fix the reactant's free energy "
+                                 + (f"(it has no {el})" if n_sp == 0 else f"({why.get(sp, 'no formation free energy')})"))
+            x_row = (g_f[sp] - v) * n_r / n_sp
+            how = f"from the {sp} row"
+        else:
+            x_row = reactant_g(net, settings.nitrate_reference, cond_row, settings.equilibrium_potential)
+            how = "from the nitrate reference"
+        ds.g_ads[cat] = {sp: v + net.species[sp].count(el) / n_r * x_row for sp, v in vals.items()}
+        ds.reactant_G[cat] = x_row + r_sp.charge * cond_row.kt_ln10 * (settings.pH - ph)
+        ds.G_input_pH[cat] = ph
+        ds.provenance[cat] = {sp: {"input": "G_eV", "value": v, "correction": "given (free energy)"}
+                              for sp, v in vals.items()}
+        ds.notes.append(f"{cat}: G_eV values taken at pH {ph:g}"
+                        + (" (the analysis pH; add a pH column to say otherwise)" if cat not in row_pH else "")
+                        + f"; {net.reactant} at {x_row:.4f} eV {how}")
+    ds.corrections = "free energies given in the CSV"
+
+
+def _ref_shift(species: str, dmu: dict[str, float], net: Network | None = None) -> float:
+    if net is not None and species in net.species:
+        counts = dict(net.species[species].formula)
+    else:
+        counts = adsorbate_formula_counts(ADSORBATES[species.lstrip("*")].symbols)
     return sum(n * dmu[el] for el, n in counts.items())
 
 
@@ -245,6 +304,7 @@ def load_store(db, settings: AnalysisSettings) -> Dataset:
                       "computed": "computed: harmonic adsorbate vibrations, ideal-gas molecules"}[mode]
     if table is not None:
         _gas_corrections_table(table, settings)  # temperature check
+        _require_table(table, {"*" + r["adsorbate"] for r in best if r.get("E_ads_eV") is not None})
     for r in best:
         cat, ads = r["catalyst"], "*" + r["adsorbate"]
         ds.g_ads.setdefault(cat, {})
@@ -256,9 +316,6 @@ def load_store(db, settings: AnalysisSettings) -> Dataset:
             corr = NO_CORRECTION
         elif mode == "table":
             corr = table.get(ads)
-            if corr is None:
-                ds.invalid.setdefault(cat, {})[ads] = f"no tabulated correction in {table.path.name}"
-                continue
         else:
             v = vibs.get(r["job_id"])
             if v is None or v.get("status") == "failed":

@@ -1,4 +1,4 @@
-"""The files of an analysis: ``analysis_summary.csv``/``.json``, ``free_energies.csv``,
+"""The files of an analysis: ``analysis_summary.csv``/``.json``, ``routes.csv``, ``free_energies.csv``,
 ``scaling_relations.csv``, ``volcano.json`` and the figures (plots.py), each naming the
 calculator, the corrections and the nitrate reference that produced it."""
 
@@ -17,11 +17,15 @@ from descriptors.store import write_csv
 __all__ = ["write_outputs", "SUMMARY_COLUMNS"]
 
 SUMMARY_COLUMNS = [
-    "catalyst", "U_L_V", "PDS", "dG_PDS_eV", "branch", "path", "dG_H_eV", "U_L_HER_V", "U_L_minus_U_L_HER_V",
-    "favours", "flagged_used", "dG_NO3_ads_eV", "dG_NO3_ads_at_UL_eV", "dG_2N_to_N2_eV", "dG_N_to_NH_at_UL_eV", "N_product",
-    "potential_V_RHE", "dG_PDS_at_U_eV", "missing", "notes", "calculator", "corrections", "nitrate_reference", "pH",
-    "temperature_K",
+    "catalyst", "U_L_V", "PDS", "dG_PDS_eV", "branch", "PDS_n_e", "dG_PDS_per_e_eV", "U_L_upper_bound", "path",
+    "product", "dG_H_eV", "U_L_HER_V", "U_L_minus_U_L_HER_V", "favours", "flagged_used", "dG_ads_reactant_eV",
+    "dG_ads_reactant_at_UL_eV", "target_form", "product_at_U_L", "decisive_step_at_U_L", "decisive_margin_at_U_L_eV",
+    "competing_margin_at_U_L_V", "product_at_U", "decisive_step_at_U", "decisive_margin_at_U_eV",
+    "competing_margin_at_U_V", "potential_V_RHE", "dG_PDS_at_U_eV", "missing", "notes", "network", "calculator",
+    "corrections", "nitrate_reference", "pH", "temperature_K",
 ]
+ROUTE_COLUMNS = ["catalyst", "product", "group", "U_L_V", "PDS", "PDS_n_e", "dG_PDS_eV", "dG_PDS_per_e_eV", "branch",
+                 "upper_bound", "averaged_steps", "closed", "max_dG_chemical_eV", "route"]
 
 
 def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> dict[str, Path]:
@@ -36,19 +40,20 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
     # every state and step
     fe = []
     for cat, pw in res.pathways.items():
-        for name, g in pw.states.items():
+        for name, g in _states(res, pw):
             prov = res.dataset.provenance.get(cat, {}).get(name, {})
             corr = prov.get("correction")
             fe.append({"catalyst": cat, "kind": "state", "name": name, "n_e": "", "G_or_dG_0_eV": round(g, 4),
                        "dG_U_eV": "", "E_ads_eV": prov.get("E_ads_eV", ""), "site": prov.get("site", ""),
                        "correction": (corr.get("method") if isinstance(corr, dict) else corr) or "",
                        "correction_dG_eV": round(corr["dG"], 4) if isinstance(corr, dict) else ""})
-        for st in pw.steps:
+        for st in pw.step_rows():
             fe.append({"catalyst": cat, "kind": "step", "name": st["equation"], "n_e": st["n_e"],
                        "G_or_dG_0_eV": round(st["dG_0"], 4), "dG_U_eV": round(st["dG_U"], 4)})
     paths["free_energies_csv"] = out / "free_energies.csv"
     write_csv(paths["free_energies_csv"], ["catalyst", "kind", "name", "n_e", "G_or_dG_0_eV", "dG_U_eV", "E_ads_eV",
                                             "site", "correction", "correction_dG_eV"], fe)
+    paths.update(write_routes(res, out))
     fit_rows = []
     for d, fits in list(res.fits.items()) + ([("2D", res.fits_2d)] if res.fits_2d else []):
         for t, f in fits.items():
@@ -70,16 +75,21 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
         "corrections": res.dataset.corrections,
         "settings": s.as_dict(),
         "nitrate_reference": res.reference_text,
-        "convention": ("states relative to * + NO3-(aq) + 9 (H+ + e-) at 0 V vs RHE; CHE: a step consuming n "
-                       "electrons shifts by n e U; U_L = min over reduction steps of -dG/n on the best path"),
+        "network": None if res.network is None else {"name": res.network.name, "file": res.network.path,
+                                                      "reactant": res.network.reactant, "target": res.network.target},
+        "convention": ("states relative to * + the reactant + the needed (H+ + e-) at 0 V vs RHE (a species with n N "
+                       "atoms: n reactants); CHE: a step consuming n electrons shifts by n e U; U_L of a route = min "
+                       "over its reduction steps of -dG/n; the best route to the target gives U_L"),
         "notes": res.dataset.notes,
     }
     summary = {**meta, "catalysts": rows, "volcano_errors": res.volcano_errors,
                "volcanoes_1d": {d: v.as_dict() for d, v in res.volcanoes_1d.items()},
                "volcano_2d": res.volcano_2d.as_dict() if res.volcano_2d is not None else None,
                "scaling_skipped": res.fit_skipped,
-               "pathways": {c: {"states_eV": pw.states, "paths": pw.paths, "steps": pw.steps}
-                            for c, pw in res.pathways.items()}}
+               "pathways": {c: {"states_eV": dict(_states(res, pw)), "routes": pw.route_table(),
+                                "steps": pw.step_rows()} for c, pw in res.pathways.items()},
+               "product_maps": {k: m.as_dict() for k, m in res.product_maps.items()},
+               "volcano_warnings": res.volcano_warnings}
     paths["summary_json"] = out / "analysis_summary.json"
     paths["summary_json"].write_text(json.dumps(summary, indent=2, default=_json_default))
     paths["volcano_json"] = out / "volcano.json"
@@ -112,6 +122,21 @@ def _plots_once(res: AnalysisResult, out: Path, summary_text: str) -> dict[str, 
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(json.dumps({"summary_sha256": key, "figures": {k: str(v) for k, v in drawn.items()}}, indent=1))
     return drawn
+
+
+def _states(res: AnalysisResult, pw) -> list[tuple[str, float]]:
+    """(species, G on the common scale at U = 0) of the species that carry information: the
+    adsorbates and molecules of the network, not the site or the reservoir (water)."""
+    net = res.network
+    keep = [] if net is None else [s for s in net.species if s in pw.states and s not in net.reservoir]
+    return [(s, pw.states[s]) for s in keep]
+
+
+def write_routes(res: AnalysisResult, out: Path) -> dict[str, Path]:
+    """routes.csv: every route of every catalyst with its U_L and PDS (not only the best)."""
+    p = out / "routes.csv"
+    write_csv(p, ROUTE_COLUMNS, res.route_rows())
+    return {"routes_csv": p}
 
 
 def _json_default(o):

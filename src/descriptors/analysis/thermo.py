@@ -40,7 +40,8 @@ VIB_DELTA = 0.01  # A, finite-difference displacement (ase.vibrations default)
 VIB_NFREE = 2
 
 # Ideal-gas parameters: geometry, rotational symmetry number (point group: H2 D_inf_h -> 2,
-# H2O C2v -> 2, NH3 C3v -> 3, NO C_inf_v -> 1, HNO3 Cs -> 1), spin S, and pressure.  Water is
+# H2O C2v -> 2, NH3 C3v -> 3, NO C_inf_v -> 1, HNO3 Cs -> 1, N2 D_inf_h -> 2, N2O (N-N-O) C_inf_v -> 1),
+# spin S, and pressure.  Water is
 # taken as a gas at 0.035 bar (3534 Pa), its vapour pressure at 298 K, so that its free energy
 # equals that of liquid water (Norskov et al., J. Phys. Chem. B 108, 17886 (2004)).
 GAS_THERMO: dict[str, dict[str, Any]] = {
@@ -49,6 +50,8 @@ GAS_THERMO: dict[str, dict[str, Any]] = {
     "NH3": {"geometry": "nonlinear", "symmetrynumber": 3, "spin": 0.0, "pressure": 101325.0},
     "NO": {"geometry": "linear", "symmetrynumber": 1, "spin": 0.5, "pressure": 101325.0},
     "HNO3": {"geometry": "nonlinear", "symmetrynumber": 1, "spin": 0.0, "pressure": 101325.0},
+    "N2": {"geometry": "linear", "symmetrynumber": 2, "spin": 0.0, "pressure": 101325.0},
+    "N2O": {"geometry": "linear", "symmetrynumber": 1, "spin": 0.0, "pressure": 101325.0},
 }
 
 

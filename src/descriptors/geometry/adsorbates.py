@@ -1,4 +1,5 @@
-"""Adsorbate library of the NO3RR network and placement on sites.
+"""Adsorbate library of the NO3RR network (every surface species of analysis/data/networks.toml) and
+placement on sites.
 
 Each adsorbate is a small ``Atoms`` in a local frame: the binding atom(s) at z = 0 and the rest of
 the molecule pointing up (+z).  A *binding mode* names the binding atoms ('N', 'O', 'O,O') and the
@@ -164,11 +165,35 @@ def _build_library() -> dict[str, Adsorbate]:
                        (-r * np.sin(_d(60)), 0, 1.30 + r * np.cos(_d(60)))],
         [BindingMode("O,O", (2, 3), ("pair",)), BindingMode("O", (1,), ("top", "bridge"))],
         "nitrate: O,O-bidentate or O-monodentate")
+    # NO3H (= HNO3 on the surface): the nitrate frame with H on the third O (O-H 0.96 A, N-O-H 102 deg,
+    # CCCBDB HNO3); binds through a free O, or O,O-bidentate through the two free O
+    n_, o3 = np.array([0, 0, 1.30]), np.array([-r * np.sin(_d(60)), 0, 1.30 + r * np.cos(_d(60))])
+    u = (n_ - o3) / np.linalg.norm(n_ - o3)
+    rot = _d(102)
+    h3 = o3 + 0.96 * np.array([u[0] * np.cos(rot) + u[2] * np.sin(rot), 0, -u[0] * np.sin(rot) + u[2] * np.cos(rot)])
+    add("NO3H", "NO3H", [tuple(n_), (0, 0, 0), (r * np.sin(_d(60)), 0, 1.30 + r * np.cos(_d(60))), tuple(o3),
+                         tuple(h3)],
+        [BindingMode("O", (1,), ("top", "bridge")), BindingMode("O,O", (1, 2), ("pair",))],
+        "protonated nitrate (*HNO3), intermediate of *NO3 -> *NO2 split into 1e steps; O- or O,O-bound")
+    # NO2H (= HNO2, HONO on the surface): N-bound; N=O 1.17, N-O(H) 1.43, O-N-O 111 deg, O-H 0.98 (CCCBDB HONO)
+    h = _d(111 / 2)
+    oh = np.array([-1.43 * np.sin(h), 0, 1.43 * np.cos(h)])
+    add("NO2H", "NO2H", [(0, 0, 0), (1.17 * np.sin(h), 0, 1.17 * np.cos(h)), tuple(oh), tuple(oh + [0, 0, 0.98])],
+        [BindingMode("N", (0,), MONO_ALL)], "protonated nitrite (*HNO2), intermediate of *NO2 -> *NO in 1e steps; N-bound")
+    # H2NO (NH2O): O-bound; N-O 1.28, N-H 1.01 (H2NO radical), H on N pointing up and out
+    add("H2NO", "ONHH", [(0, 0, 0), (0, 0, 1.28), (0.87, 0, 1.28 + 0.505), (-0.87, 0, 1.28 + 0.505)],
+        [BindingMode("O", (0,), MONO_ALL)], "NH2O, O-bound (the *HNO -> *H2NO -> *NH2OH branch)")
+    # N2O: linear N-N-O, N-N 1.13, N-O 1.19 (CCCBDB), terminal-N down
+    add("N2O", "NNO", [(0, 0, 0), (0, 0, 1.13), (0, 0, 2.32)], [BindingMode("N", (0,), MONO_ALL)],
+        "nitrous oxide, terminal N down (N-N coupling product)")
+    # N2: N-N 1.10 (CCCBDB), upright
+    add("N2", "NN", [(0, 0, 0), (0, 0, 1.10)], [BindingMode("N", (0,), MONO_ALL)], "dinitrogen, end-on")
     return lib
 
 
 ADSORBATES: dict[str, Adsorbate] = _build_library()
-ALIASES = {"NHO": "HNO", "NO3-": "NO3", "NO2-": "NO2", "NH4": "NH3"}
+# Other spellings of the same adsorbate only (never another species: NH4+ is not *NH3).
+ALIASES = {"NHO": "HNO", "NO3-": "NO3", "NO2-": "NO2", "HNO3": "NO3H", "HNO2": "NO2H", "NH2O": "H2NO"}
 
 
 def get_adsorbate(name: str) -> Adsorbate:

@@ -22,7 +22,7 @@ SPECIES = tuple(f"*{n}" for n in ADSORBATES)  # the package's intermediates, '*'
 FINAL_STATE = "NH3(g)"  # the final state of the network (analysis.network.FINAL)
 CORRECTION_MODES = ("computed", "table", "none")
 LEVELS = ("screen", "verify")
-_ALIASES = {"*NHO": "*HNO", "*NO3-": "*NO3"}
+_ALIASES = {"*NHO": "*HNO", "*NO3-": "*NO3", "*HNO3": "*NO3H", "*HNO2": "*NO2H"}
 
 
 def species_name(name: str, where: str) -> str:
@@ -51,6 +51,28 @@ class AnalysisSettings(StrictModel):
     use_flagged: bool = Field(False, description="also use sites flagged by the geometry checks (marked in outputs)")
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="of the scaling relations' intervals")
     level: Literal["screen", "verify"] = Field("screen", description="db input: the screen's energies or its [verify] level's")
+    network: str = Field("NO3RR", description="reaction network to analyse (a [networks.<name>] of the network file)")
+    network_file: str | None = Field(None, description="TOML network file (format: analysis/data/networks.toml); "
+                                                       "None: the package's")
+
+    @field_validator("network_file")
+    @classmethod
+    def _netfile(cls, v):
+        if v is None:
+            return v
+        import tomllib
+
+        p = Path(v)
+        if not p.is_file():
+            raise ValueError(f"network_file {v!r}: no such file; give a TOML network file like the package's "
+                             "src/descriptors/analysis/data/networks.toml")
+        try:
+            raw = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"network_file {v!r}: not valid TOML ({err})") from None
+        if not raw.get("networks"):
+            raise ValueError(f"network_file {v!r}: no [networks.<name>] table")
+        return str(p)
 
     @field_validator("corrections")
     @classmethod
@@ -75,7 +97,8 @@ class AnalysisSettings(StrictModel):
         return {"potential_V_RHE": self.potential, "pH": self.pH, "temperature_K": self.temperature,
                 "corrections": self.corrections, "nitrate_reference": self.nitrate_reference,
                 "equilibrium_potential": self.equilibrium_potential, "descriptors": list(self.descriptors),
-                "use_flagged": self.use_flagged, "level": self.level}
+                "use_flagged": self.use_flagged, "level": self.level, "network": self.network,
+                "network_file": self.network_file}
 
     def settings(self) -> AnalysisSettings:
         """The settings of this table: the table itself (kept for callers of ``AnalysisSpec``)."""

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from descriptors.analysis import load_csv, load_store, run_analysis, write_outputs
+from descriptors.analysis import (
+    load_csv,
+    load_store,
+    run_analysis,
+    settings_network,
+    write_outputs,
+)
 from descriptors.analysis.compute import AnalysisResult
 from descriptors.specs.analysis import AnalysisSettings
 from descriptors.workflows.vibrations import (
@@ -20,13 +26,14 @@ def analyze(source: str | Path, settings: AnalysisSettings, out: str | Path, cor
             plots: bool = True, progress: bool = True) -> tuple[AnalysisResult, dict[str, Path]]:
     """Load (db or CSV), compute missing vibrations for a db with computed corrections, analyse, write."""
     source = Path(source)
+    net = settings_network(settings)  # a bad network file fails here, before any vibration
     if source.suffix.lower() == ".csv":
-        ds = load_csv(source, settings, corrections_given)
+        ds = load_csv(source, settings, corrections_given, net=net)
     else:
         if settings.correction_mode == "computed":
             run_vibrations_for_db(source, progress=progress, use_flagged=settings.use_flagged)
         ds = load_store(source, settings)
-    res = run_analysis(ds, settings)
+    res = run_analysis(ds, settings, net)
     return res, write_outputs(res, out, plots=plots)
 
 
@@ -37,11 +44,12 @@ def analyze_screen(spec, store, engine, out: str | Path, log=print) -> dict[str,
     correction are reported per catalyst (``missing`` column), not dropped silently.
     """
     settings = spec.analysis.settings()
+    net = settings_network(settings)
     if settings.correction_mode == "computed":
         jobs = plan_screen_vibrations(store, engine.setting, settings.use_flagged)
         engine.run(jobs, "vibrations")
     ds = load_store(store, settings)
-    res = run_analysis(ds, settings)
+    res = run_analysis(ds, settings, net)
     paths = write_outputs(res, Path(out) / "analysis")
     ok = [pw for pw in res.pathways.values() if pw.U_L is not None]
     log(f"analysis: U_L for {len(ok)} of {len(res.pathways)} catalysts ({res.dataset.corrections}; "

@@ -262,8 +262,10 @@ def load_store(db, settings: AnalysisSettings) -> Dataset:
             corr = correction_from_vib_row(v, T)
         ds.g_ads[cat][ads] = float(r["E_ads_eV"]) + corr.dg - _ref_shift(ads, dmu)
         ds.provenance[cat][ads] = {"E_ads_eV": r["E_ads_eV"], "site": r.get("site"), "binding": r.get("binding"),
+                                   "site_final": r.get("site_final") or r.get("site"),
                                    "job_id": r.get("job_id"), "calculator": r.get("calculator"),
-                                   "correction": corr.as_dict(), "flagged": "" if r.get("valid") else
+                                   "correction": corr.as_dict(), "converged": bool(r.get("converged")),
+                                   "flagged": "" if r.get("valid") else
                                    (r.get("anomaly") or "flagged")}
         if not r.get("valid"):
             ds.flagged.setdefault(cat, []).append(ads)

@@ -167,9 +167,11 @@ class NitrateReference:
         if self.scheme == "equilibrium":
             e0 = self.standard_potential() if self.equilibrium_potential is None else self.equilibrium_potential
             return (f"NO3- pinned to the equilibrium potential of NO3-/NH3: E = {e0:.4f} V at pH 0, "
-                    f"{x / 8:.4f} V vs RHE at pH {pH:g} (formation free energies: CRC Handbook); X = {x:.4f} eV")
+                    f"{x / 8:.4f} V vs RHE at pH {pH:g} (formation free energies: CRC Handbook); X = {x:.4f} eV "
+                    "(X = G(NO3-) - G(e-) - mu_N - 3 mu_O: nitrate on the atomic-reference scale, = 8 e E)")
         return (f"NO3- via gas HNO3 + experimental dG(HNO3(g) -> H+ + NO3-) = {self.dissociation_free_energy():.4f} eV "
-                f"(CRC Handbook); G_ads(HNO3) = {g_ads_hno3:.4f} eV; X = {x:.4f} eV")
+                f"(CRC Handbook); G_ads(HNO3) = {g_ads_hno3:.4f} eV; X = {x:.4f} eV "
+                "(X = G(NO3-) - G(e-) - mu_N - 3 mu_O: nitrate on the atomic-reference scale)")
 
 
 def state_energies(g_ads: dict[str, float], x: float) -> dict[str, float]:

@@ -18,7 +18,7 @@ __all__ = ["write_outputs", "SUMMARY_COLUMNS"]
 
 SUMMARY_COLUMNS = [
     "catalyst", "U_L_V", "PDS", "dG_PDS_eV", "branch", "path", "dG_H_eV", "U_L_HER_V", "U_L_minus_U_L_HER_V",
-    "favours", "flagged_used", "dG_NO3_ads_eV", "dG_NO3_ads_at_UL_eV", "dG_2N_to_N2_eV", "dG_N_to_NH_at_UL_eV", "N_product",
+    "favours", "data_quality", "flagged_used", "unconverged_used", "dG_NO3_ads_eV", "dG_NO3_ads_at_UL_eV", "dG_2N_to_N2_eV", "dG_N_to_NH_at_UL_eV", "N_product",
     "potential_V_RHE", "dG_PDS_at_U_eV", "missing", "notes", "calculator", "corrections", "nitrate_reference", "pH",
     "temperature_K",
 ]
@@ -30,6 +30,10 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
     s = res.settings
     paths: dict[str, Path] = {}
     rows = res.summary_rows()
+    for row in rows:  # every catalyst says what quality of data its numbers rest on
+        prov = res.dataset.provenance.get(row["catalyst"], {})
+        row["unconverged_used"] = " ".join(sp for sp, p in prov.items() if p.get("converged") is False)
+        row["data_quality"] = P.catalyst_quality(res, row["catalyst"])[0]
     cols = SUMMARY_COLUMNS[:5] + [f"G_{d}_eV" for d in s.descriptors] + SUMMARY_COLUMNS[5:]
     paths["summary_csv"] = out / "analysis_summary.csv"
     write_csv(paths["summary_csv"], cols, rows)
@@ -40,7 +44,10 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
             prov = res.dataset.provenance.get(cat, {}).get(name, {})
             corr = prov.get("correction")
             fe.append({"catalyst": cat, "kind": "state", "name": name, "n_e": "", "G_or_dG_0_eV": round(g, 4),
-                       "dG_U_eV": "", "E_ads_eV": prov.get("E_ads_eV", ""), "site": prov.get("site", ""),
+                       "dG_U_eV": "", "E_ads_eV": prov.get("E_ads_eV", ""),
+                       "site": prov.get("site_final") or prov.get("site", ""), "site_start": prov.get("site", ""),
+                       "flag": ("flagged: " + prov["flagged"]) if prov.get("flagged") else
+                       ("unconverged" if prov.get("converged") is False else ""),
                        "correction": (corr.get("method") if isinstance(corr, dict) else corr) or "",
                        "correction_dG_eV": round(corr["dG"], 4) if isinstance(corr, dict) else ""})
         for st in pw.steps:
@@ -48,7 +55,7 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
                        "G_or_dG_0_eV": round(st["dG_0"], 4), "dG_U_eV": round(st["dG_U"], 4)})
     paths["free_energies_csv"] = out / "free_energies.csv"
     write_csv(paths["free_energies_csv"], ["catalyst", "kind", "name", "n_e", "G_or_dG_0_eV", "dG_U_eV", "E_ads_eV",
-                                            "site", "correction", "correction_dG_eV"], fe)
+                                            "site", "site_start", "flag", "correction", "correction_dG_eV"], fe)
     fit_rows = []
     for d, fits in list(res.fits.items()) + ([("2D", res.fits_2d)] if res.fits_2d else []):
         for t, f in fits.items():
@@ -75,8 +82,11 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
         "notes": res.dataset.notes,
     }
     summary = {**meta, "catalysts": rows, "volcano_errors": res.volcano_errors,
-               "volcanoes_1d": {d: v.as_dict() for d, v in res.volcanoes_1d.items()},
-               "volcano_2d": res.volcano_2d.as_dict() if res.volcano_2d is not None else None,
+               "volcanoes_1d": {d: {**v.as_dict(), "apex_extrapolated": P.apex_extrapolated(res, d)}
+                                for d, v in res.volcanoes_1d.items()},
+               "volcano_2d": ({**res.volcano_2d.as_dict(), "apex_extrapolated":
+                               P.apex_extrapolated(res, tuple(res.volcano_2d.descriptors))}
+                              if res.volcano_2d is not None else None),
                "scaling_skipped": res.fit_skipped,
                "pathways": {c: {"states_eV": pw.states, "paths": pw.paths, "steps": pw.steps}
                             for c, pw in res.pathways.items()}}

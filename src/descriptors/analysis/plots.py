@@ -6,6 +6,11 @@
   limiting line, the computed catalysts as labelled points and the apex;
 - ``volcano_2d``: U_L as a heat map over two descriptors with the catalysts;
 - ``fed_<catalyst>``: free-energy diagram of the preferred path at U = 0 and at U = U_L.
+
+Every point shows the quality of its data (figtext.QUALITY_STYLE: valid, unconverged, flagged,
+each with a legend entry); every figure of a low-fidelity calculator carries its warning; an apex
+outside the range of the computed catalysts is drawn hollow and labelled "extrapolated".
+Labels are placed so that no two texts overlap (figtext.place_labels; tests check it).
 """
 
 from __future__ import annotations
@@ -19,19 +24,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_all", "plot_scaling", "plot_volcano_1d", "plot_volcano_2d", "plot_free_energy_diagram"]
+from descriptors.analysis.figtext import (  # noqa: E402
+    QUALITY_STYLE,
+    catalyst_quality,
+    footer,
+    place_labels,
+    point_quality,
+    scatter_by_quality,
+    tex,
+)
+
+__all__ = ["plot_all", "plot_scaling", "plot_volcano_1d", "plot_volcano_2d", "plot_free_energy_diagram",
+           "draw_all", "apex_extrapolated", "catalyst_quality"]
 
 plt.rcParams.update({"font.size": 11, "axes.labelsize": 12, "axes.titlesize": 12, "legend.fontsize": 9,
                      "savefig.dpi": 200, "figure.dpi": 100})
 
+_tex = tex  # the name other modules used
+
 
 def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_")
-
-
-def _tex(species: str) -> str:
-    """'*NH2OH' -> '*NH$_2$OH' for labels."""
-    return re.sub(r"(?<=[A-Za-z)])(\d+)", r"$_{\1}$", species)
 
 
 def _save(fig, out: Path, stem: str) -> dict[str, Path]:
@@ -44,83 +57,111 @@ def _save(fig, out: Path, stem: str) -> dict[str, Path]:
     return paths
 
 
-def _label_points(ax, xs, ys, labels, fontsize=8):
-    for x, y, lab in zip(xs, ys, labels):
-        ax.annotate(lab, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=fontsize)
+def _flag_note(res) -> str:
+    n = sum(1 for c in res.dataset.flagged if res.dataset.flagged[c])
+    if not n:
+        return ""
+    return (f"{n} catalyst(s) use geometry-flagged energies (use_flagged): marked X; see 'flagged_used' in "
+            "analysis_summary.csv")
 
 
-def _footer(fig, res) -> None:
-    """Provenance line under the axes: calculator, corrections, conditions."""
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.text(0.01, 0.005, f"{res.dataset.calculator}; corrections: {res.dataset.corrections}; "
-             f"pH {res.settings.pH:g}, {res.settings.temperature:g} K", fontsize=7, color="0.35", ha="left",
-             va="bottom")
+def apex_extrapolated(res, descriptors) -> bool:
+    """The apex lies outside the range of the computed catalysts in a descriptor (1D or 2D)."""
+    if isinstance(descriptors, str):
+        v = res.volcanoes_1d.get(descriptors)
+        apex, descriptors = ((v.apex_x,) if v else None), (descriptors,)
+    else:
+        v = res.volcano_2d
+        apex = v.apex if v else None
+    if apex is None:
+        return False
+    for d, a in zip(descriptors, apex):
+        xs = [g[d] for g in res.dataset.g_ads.values() if d in g]
+        if xs and not (min(xs) - 1e-9 <= a <= max(xs) + 1e-9):
+            return True
+    return False
 
 
-def plot_scaling(res, descriptor: str, out: Path) -> dict[str, Path]:
+def plot_scaling(res, descriptor: str, out: Path, save: bool = True):
     fits = {t: f for t, f in res.fits.get(descriptor, {}).items() if not f.identity}
     if not fits:
         return {}
     n = len(fits)
     ncol = min(3, n)
     nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.5 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.9 * nrow), squeeze=False)
     for ax, (t, f) in zip(axes.flat, fits.items()):
         x = f.x[:, 0]
-        ax.scatter(x, f.y, s=28, color="C0", zorder=3)
-        _label_points(ax, x, f.y, f.labels, fontsize=7)
+        q = [point_quality(res.dataset, c, [descriptor, t])[0] for c in f.labels]
+        scatter_by_quality(ax, x, f.y, q, size=28)
         xx = np.linspace(x.min() - 0.2, x.max() + 0.2, 50)
         ax.plot(xx, f.predict(xx), color="C3", lw=1.5)
         ci = f.slopes_ci[0]
-        ax.set_title(f"{_tex(t)}: slope {f.slopes[0]:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]", fontsize=10)
+        ax.set_title(f"{tex(t)}: slope {f.slopes[0]:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]", fontsize=10)
         ax.text(0.03, 0.97, f"$y$ = {f.slopes[0]:.2f}$x$ {f.intercept:+.2f}\n$R^2$ = {f.r2:.2f}, MAE = {f.mae:.2f} eV",
                 transform=ax.transAxes, va="top", fontsize=8, bbox=dict(fc="white", ec="0.8", alpha=0.8))
-        ax.set_xlabel(f"$\\Delta G$({_tex(descriptor)}) / eV")
-        ax.set_ylabel(f"$\\Delta G$({_tex(t)}) / eV")
+        ax.set_xlabel(f"$\\Delta G$({tex(descriptor)}) / eV", fontsize=10)
+        ax.set_ylabel(f"$\\Delta G$({tex(t)}) / eV", fontsize=10)
+        pad = 0.12 * (np.ptp(f.y) or 1.0)
+        ax.set_ylim(f.y.min() - pad, f.y.max() + 2.5 * pad)  # room for the equation box
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.suptitle(f"Scaling relations against {_tex(descriptor)} ({int(100 * res.settings.confidence)}% CI of slope)",
-                 y=1.0)
-    _footer(fig, res)
-    return _save(fig, out, f"scaling_{_slug(descriptor)}")
+    handles = {st.label: plt.Line2D([], [], ls="", marker=st.marker, color=st.face, mec="k")
+               for k, st in QUALITY_STYLE.items()
+               if any(point_quality(res.dataset, c, [descriptor, t])[0] == k for t, f in fits.items() for c in f.labels)}
+    h = fig.get_figheight()
+    fig.legend(handles.values(), handles.keys(), loc="upper right", bbox_to_anchor=(0.995, 1 - 0.3 / h), fontsize=8,
+               frameon=False, ncol=len(handles))
+    fig.suptitle(f"Scaling relations against {tex(descriptor)} ({int(100 * res.settings.confidence)}% CI of slope)",
+                 x=0.01, y=1 - 0.05 / h, ha="left", va="top")
+    footer(fig, res, _flag_note(res))
+    fig.subplots_adjust(top=1 - 0.95 / h)
+    for ax, (t, f) in zip(axes.flat, fits.items()):
+        place_labels(ax, f.x[:, 0], f.y, list(f.labels), fontsize=7)
+    return _save(fig, out, f"scaling_{_slug(descriptor)}") if save else fig
 
 
-def plot_volcano_1d(res, descriptor: str, out: Path) -> dict[str, Path]:
+def plot_volcano_1d(res, descriptor: str, out: Path, save: bool = True):
     v = res.volcanoes_1d.get(descriptor)
     if v is None:
         return {}
-    fig, ax = plt.subplots(figsize=(9.6, 5.0))
+    fig, ax = plt.subplots(figsize=(10.0, 5.4))
     cmap = plt.get_cmap("tab20")
     for i, (lab, line) in enumerate(v.lines.items()):
-        ax.plot(v.x, line, lw=0.9, ls=("--", "-.", ":")[i % 3], color=cmap(i % 20), alpha=0.8,
-                label=_tex(lab.replace("->", " → ")))
+        ax.plot(v.x, line, lw=0.9, ls=("--", "-.", ":")[i % 3], color=cmap(i % 20), alpha=0.8, label=tex(lab))
     ax.plot(v.x, v.U_L, color="k", lw=2.2, label="$U_L$ (best path)")
     pts = [(c, g[descriptor], res.pathways[c].U_L) for c, g in res.dataset.g_ads.items()
            if descriptor in g and res.pathways[c].U_L is not None]
     if pts:
-        ax.scatter([p[1] for p in pts], [p[2] for p in pts], s=36, color="C3", edgecolor="k", zorder=5,
-                   label="catalysts (computed $U_L$)")
-        _label_points(ax, [p[1] for p in pts], [p[2] for p in pts], [p[0] for p in pts])
-    ax.plot([v.apex_x], [v.apex_U_L], marker="*", ms=14, color="gold", mec="k", zorder=6,
-            label=f"apex: {v.apex_x:.2f} eV, {v.apex_U_L:.2f} V" + (" (range edge)" if v.apex_on_edge else ""))
+        scatter_by_quality(ax, [p[1] for p in pts], [p[2] for p in pts], [catalyst_quality(res, p[0])[0] for p in pts])
+    extra = apex_extrapolated(res, descriptor)
+    xs = [g[descriptor] for g in res.dataset.g_ads.values() if descriptor in g]
+    what = (f" EXTRAPOLATED (data: {min(xs):.2f} to {max(xs):.2f} eV)" if extra else "") + \
+        (" at range edge" if v.apex_on_edge else "")
+    ax.plot([v.apex_x], [v.apex_U_L], marker="*", ms=15, color="none" if extra else "gold", mec="k", mew=1.2,
+            zorder=6, ls="", label=f"apex: {v.apex_x:.2f} eV, {v.apex_U_L:.2f} V{what}")
+    if xs:
+        ax.axvspan(min(xs), max(xs), color="0.85", alpha=0.4, zorder=0, label="range of the computed catalysts")
     lo = min(v.U_L.min(), min((p[2] for p in pts), default=0)) - 0.3
     hi = max(v.apex_U_L, max((p[2] for p in pts), default=0)) + 0.4
     ax.set_ylim(lo, hi)
     ax.set_xlim(v.x[0], v.x[-1])
-    ax.set_xlabel(f"$\\Delta G$({_tex(descriptor)}) / eV")
+    ax.set_xlabel(f"$\\Delta G$({tex(descriptor)}) / eV")
     ax.set_ylabel("Limiting potential $U_L$ / V vs RHE")
-    ax.set_title(f"NO$_3$RR volcano in $\\Delta G$({_tex(descriptor)})")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    _footer(fig, res)
-    return _save(fig, out, f"volcano_{_slug(descriptor)}")
+    ax.set_title(f"NO$_3^-$RR volcano in $\\Delta G$({tex(descriptor)})")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    footer(fig, res, _flag_note(res))
+    if pts:
+        place_labels(ax, [p[1] for p in pts], [p[2] for p in pts], [p[0] for p in pts])
+    return _save(fig, out, f"volcano_{_slug(descriptor)}") if save else fig
 
 
-def plot_volcano_2d(res, out: Path) -> dict[str, Path]:
+def plot_volcano_2d(res, out: Path, save: bool = True):
     v = res.volcano_2d
     if v is None:
         return {}
     d1, d2 = v.descriptors
-    fig, ax = plt.subplots(figsize=(6.2, 5.0))
+    fig, ax = plt.subplots(figsize=(7.4, 5.6))
     vmin = max(float(v.U_L.min()), v.apex_U_L - 3.0)
     cs = ax.contourf(v.x, v.y, np.clip(v.U_L, vmin, None), levels=24, cmap="viridis")
     ax.contour(v.x, v.y, v.U_L, levels=8, colors="white", linewidths=0.4, alpha=0.6)
@@ -128,49 +169,86 @@ def plot_volcano_2d(res, out: Path) -> dict[str, Path]:
     cb.set_label("Limiting potential $U_L$ / V vs RHE")
     pts = [(c, g[d1], g[d2]) for c, g in res.dataset.g_ads.items() if d1 in g and d2 in g]
     if pts:
-        ax.scatter([p[1] for p in pts], [p[2] for p in pts], s=30, color="white", edgecolor="k", zorder=5)
-        for c, x, y in pts:
-            ax.annotate(c, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=8, color="white",
-                        bbox=dict(fc="black", alpha=0.35, pad=1, ec="none"))
-    ax.plot([v.apex[0]], [v.apex[1]], marker="*", ms=15, color="gold", mec="k", zorder=6)
-    ax.set_xlabel(f"$\\Delta G$({_tex(d1)}) / eV")
-    ax.set_ylabel(f"$\\Delta G$({_tex(d2)}) / eV")
-    ax.set_title(f"2D volcano; apex ({v.apex[0]:.2f}, {v.apex[1]:.2f}) eV, $U_L$ = {v.apex_U_L:.2f} V"
-                 + (" (range edge)" if v.apex_on_edge else ""), fontsize=11)
-    _footer(fig, res)
-    return _save(fig, out, "volcano_2d")
+        scatter_by_quality(ax, [p[1] for p in pts], [p[2] for p in pts], [catalyst_quality(res, p[0])[0] for p in pts],
+                           size=30, valid_face="white")
+    extra = apex_extrapolated(res, (d1, d2))
+    ax.plot([v.apex[0]], [v.apex[1]], marker="*", ms=15, color="none" if extra else "gold", mec="k", mew=1.2,
+            ls="", zorder=6, label="apex" + (" (EXTRAPOLATED beyond the data)" if extra else "")
+            + (" (range edge)" if v.apex_on_edge else ""))
+    ax.set_xlabel(f"$\\Delta G$({tex(d1)}) / eV")
+    ax.set_ylabel(f"$\\Delta G$({tex(d2)}) / eV")
+    ax.set_title(f"2D volcano; apex ({v.apex[0]:.2f}, {v.apex[1]:.2f}) eV, $U_L$ = {v.apex_U_L:.2f} V", fontsize=11)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
+    footer(fig, res, _flag_note(res))
+    if pts:
+        place_labels(ax, [p[1] for p in pts], [p[2] for p in pts], [p[0] for p in pts], color="white",
+                     bbox=dict(fc="black", alpha=0.45, pad=1, ec="none"))
+    return _save(fig, out, "volcano_2d") if save else fig
 
 
-def plot_free_energy_diagram(res, catalyst: str, out: Path) -> dict[str, Path]:
+def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True):
     pw = res.pathways[catalyst]
     if pw.U_L is None:
         return {}
-    fig, ax = plt.subplots(figsize=(8.0, 4.4))
+    fig, ax = plt.subplots(figsize=(10.0, 4.8))
     w = 0.6
-    for U, color in ((0.0, "C0"), (pw.U_L, "C3")):
-        prof = pw.path_profile(U)
-        for i, (name, g) in enumerate(prof):
-            ax.plot([i - w / 2, i + w / 2], [g, g], color=color, lw=2.4)
-            if i:
-                ax.plot([i - 1 + w / 2, i - w / 2], [prof[i - 1][1], g], color=color, lw=0.8, ls=":")
-        ax.plot([], [], color=color, lw=2.4, label=f"U = {U:+.2f} V vs RHE" + (" ($U_L$)" if U else ""))
     prof0 = pw.path_profile(0.0)
     names = [n for n, _ in prof0]
-    # mark the PDS
+    profiles = [(0.0, "C0", prof0), (pw.U_L, "C3", pw.path_profile(pw.U_L))]
+    # A first step that dwarfs the rest (e.g. NO3-(aq) -> *NO3 on EMT) would flatten the diagram: the
+    # axis then covers the other states and the first level is drawn at the edge with its value.
+    rest = [g for _, _, p in profiles for _, g in p[1:]]
+    first = [p[0][1] for _, _, p in profiles]
+    span = (max(rest) - min(rest)) if rest else 1.0
+    steps0 = [abs(prof0[k][1] - prof0[k - 1][1]) for k in range(1, len(prof0))]
+    off_scale = len(steps0) > 2 and steps0[0] > max(1.5, 3 * max(steps0[1:]))
+    lo, hi = (min(rest) - 0.15 * span - 0.1, max(rest) + 0.25 * span + 0.1) if off_scale else (None, None)
+    for U, color, prof in profiles:
+        for i, (name, g) in enumerate(prof):
+            gd = float(np.clip(g, lo, hi)) if off_scale else g
+            ax.plot([i - w / 2, i + w / 2], [gd, gd], color=color, lw=2.4, ls="--" if (off_scale and gd != g) else "-")
+            if i:
+                gp = float(np.clip(prof[i - 1][1], lo, hi)) if off_scale else prof[i - 1][1]
+                ax.plot([i - 1 + w / 2, i - w / 2], [gp, gd], color=color, lw=0.8, ls=":")
+        ax.plot([], [], color=color, lw=2.4, label=f"U = {U:+.2f} V vs RHE" + (" ($U_L$)" if U else ""))
+    if off_scale:
+        ax.set_ylim(lo, hi)
+        ax.plot([], [], color="0.3", lw=2.4, ls="--", label=f"{tex(names[0])}: off scale, G = {prof0[0][1]:+.2f} eV\n"
+                f"(first step $\\Delta G$ = {prof0[1][1] - prof0[0][1]:+.2f} eV)")
     a, b = pw.PDS.split("->")
     i = names.index(b)
-    ax.annotate(f"PDS {_tex(a)} → {_tex(b)}\n$\\Delta G$ = {pw.dG_PDS:+.2f} eV", xy=(i, prof0[i][1]),
-                xytext=(0, 28), textcoords="offset points", ha="center", fontsize=8,
-                arrowprops=dict(arrowstyle="->", lw=0.8))
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([_tex(n) for n in names], rotation=35, ha="right")
+    ax.set_xticklabels([tex(n) for n in names], fontsize=9)
     ax.set_ylabel("Free energy $G$ / eV")
     ax.set_xlabel("Reaction coordinate")
     ax.axhline(0, color="0.7", lw=0.5)
-    ax.set_title(f"{catalyst}: {pw.branch} branch, $U_L$ = {pw.U_L:.2f} V vs RHE")
-    ax.legend(frameon=False, loc="best")
-    _footer(fig, res)
-    return _save(fig, out, f"fed_{_slug(catalyst)}")
+    q, why = catalyst_quality(res, catalyst)
+    ax.set_title(f"{catalyst}: {pw.branch} branch, $U_L$ = {pw.U_L:.2f} V vs RHE"
+                 + ("  [FLAGGED data]" if q == "flagged" else "  [unconverged data]" if q == "unconverged" else ""))
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    footer(fig, res, f"{catalyst}: {why}" if why else "")
+    # stagger long tick labels onto two rows if neighbours would touch
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    ticks = ax.get_xticklabels()
+    for k in range(1, len(ticks)):
+        if ticks[k].get_window_extent(r).x0 < ticks[k - 1].get_window_extent(r).x1 + 2 and k % 2:
+            ticks[k].set_y(-0.07)
+    gi = float(np.clip(prof0[i][1], lo, hi)) if off_scale else prof0[i][1]
+    place_labels(ax, [i], [gi], [f"PDS {tex(a)} → {tex(b)}\n$\\Delta G$ = {pw.dG_PDS:+.2f} eV"], avoid_points=False)
+    return _save(fig, out, f"fed_{_slug(catalyst)}") if save else fig
+
+
+def draw_all(res, out: Path | None = None):
+    """Every figure of an analysis as (stem, open Figure) pairs, not saved (the tests use it)."""
+    figs = []
+    for d in res.settings.descriptors:
+        figs.append((f"scaling_{_slug(d)}", plot_scaling(res, d, out, save=False)))
+        figs.append((f"volcano_{_slug(d)}", plot_volcano_1d(res, d, out, save=False)))
+    figs.append(("volcano_2d", plot_volcano_2d(res, out, save=False)))
+    for c in res.pathways:
+        figs.append((f"fed_{_slug(c)}", plot_free_energy_diagram(res, c, out, save=False)))
+    return [(s, f) for s, f in figs if not isinstance(f, dict)]
 
 
 def plot_all(res, out: Path) -> dict[str, Path]:

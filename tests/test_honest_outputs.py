@@ -1,0 +1,148 @@
+"""Outputs that never mislead: flagged and unconverged values marked in tables, lookups and
+figures; figures whose texts do not overlap; fidelity warnings and extrapolated apexes in the image."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from descriptors.analysis import load_csv, load_store, run_analysis
+from descriptors.analysis import plots as P
+from descriptors.analysis.figtext import catalyst_quality, fidelity_warning, tex, text_overlaps
+from descriptors.cli import main
+from descriptors.specs.analysis import AnalysisSettings
+from descriptors.store import Store, best_rows, site_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+OLD = ROOT / "tests" / "fixtures" / "store_v0.1.0"
+EXAMPLE = ROOT / "workflows" / "examples" / "emt_free_energies.csv"
+
+
+@pytest.fixture
+def old_db(tmp_path):
+    d = tmp_path / "screen"
+    shutil.copytree(OLD, d)
+    return d / "screen.db"
+
+
+def test_species_are_typeset_as_ions_and_subscripts():
+    assert tex("NO3-(aq)") == "NO$_{3}^{-}$(aq)"
+    assert tex("*NH2OH") == "*NH$_{2}$OH"
+    assert tex("*NO3->*NO2") == "*NO$_{3}$ → *NO$_{2}$"
+    assert tex("NH3(g)") == "NH$_{3}$(g)"
+
+
+def test_flagged_row_enters_an_analysis_only_when_asked_and_is_marked(old_db):
+    # Cu(111) *H of the fixture: its lowest site (fcc, -0.49 eV) desorbed, flagged; the top site
+    # (-0.44 eV) is intact.  Unasked, the analysis takes the intact one ...
+    s = AnalysisSettings(corrections="none", descriptors=("*O",))
+    ds = load_store(old_db, s)
+    assert ds.g_ads["Cu(111)"]["*H"] == pytest.approx(-0.4383)
+    assert not ds.flagged
+    res = run_analysis(ds, s)
+    assert catalyst_quality(res, "Cu(111)")[0] == "valid"
+    # ... asked, it is used and every output says so
+    s2 = AnalysisSettings(corrections="none", descriptors=("*O",), use_flagged=True)
+    ds2 = load_store(old_db, s2)
+    assert ds2.g_ads["Cu(111)"]["*H"] == pytest.approx(-0.4927)
+    assert ds2.flagged == {"Cu(111)": ["*H"]}
+    res2 = run_analysis(ds2, s2)
+    q, why = catalyst_quality(res2, "Cu(111)")
+    assert q == "flagged" and "desorbed" in why
+
+
+def test_tables_csv_and_console_mark_flagged_values(old_db, capsys):
+    best = best_rows(site_rows(Store(old_db)), include_flagged=True)
+    h = next(r for r in best if r["adsorbate"] == "H")
+    o = next(r for r in best if r["adsorbate"] == "O")
+    assert h["flag"] == "flagged: desorbed" and o["flag"] == ""
+    from descriptors.report.tables import format_matrix
+
+    lines = format_matrix(best)
+    row = next(ln for ln in lines if ln.startswith("Cu(111)"))
+    assert "-0.49!" in row and "-0.83 " in row
+    assert any(ln.startswith("legend: !") for ln in lines)
+    assert any("Cu(111) *H: flagged: desorbed" in ln for ln in lines)
+    # lookup marks the value and says whether the analysis used flagged data
+    assert main(["lookup", "--db", str(old_db), "--catalyst", "Cu(111)", "--include-flagged"]) == 0
+    out = capsys.readouterr().out
+    assert "[FLAGGED]" in out and out.count("calculator: emt") == 1  # the settings block once, not per row
+    assert main(["analyze", str(old_db), "--out", str(old_db.parent / "analysis"), "--corrections", "none",
+                 "--descriptor", "*O", "--use-flagged", "--no-plots"]) in (0, 1)  # 1: no U_L (3 species)
+    capsys.readouterr()
+    assert main(["lookup", "--db", str(old_db), "--catalyst", "Cu(111)", "--adsorbate", "O"]) == 0
+    out = capsys.readouterr().out
+    assert "USES FLAGGED DATA (*H" in out
+
+
+def test_fidelity_warning_for_low_fidelity_calculators_only():
+    assert "NOT CHEMISTRY" in fidelity_warning("emt")
+    assert "not DFT" in fidelity_warning("gfn2-xtb")
+    assert fidelity_warning("gpaw") is None
+    assert fidelity_warning("unknown (user-supplied energies in CSV)") is None
+
+
+@pytest.fixture(scope="module")
+def example_result():
+    s = AnalysisSettings(descriptors=("*N", "*NO3"))
+    res = run_analysis(load_csv(EXAMPLE, s), s)
+    res.dataset.calculator = "emt"  # these numbers are EMT's: the figures must say so
+    return res
+
+
+def test_no_text_of_any_figure_overlaps_and_each_carries_its_warning(example_result):
+    import matplotlib.pyplot as plt
+
+    figs = P.draw_all(example_result)
+    stems = {s for s, _ in figs}
+    assert {"scaling_N", "volcano_N", "volcano_2d", "fed_Cu_100"} <= stems
+    for stem, fig in figs:
+        assert text_overlaps(fig) == [], stem
+        texts = " ".join(t.get_text() for t in fig.findobj(plt.Text))
+        assert "NOT CHEMISTRY" in texts, stem
+        plt.close(fig)
+
+
+def test_extrapolated_apex_is_drawn_and_labelled(example_result):
+    import matplotlib.pyplot as plt
+
+    v = example_result.volcanoes_1d["*N"]
+    xs = [g["*N"] for g in example_result.dataset.g_ads.values()]
+    outside = not (min(xs) <= v.apex_x <= max(xs))
+    assert P.apex_extrapolated(example_result, "*N") == outside
+    fig = P.plot_volcano_1d(example_result, "*N", None, save=False)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any(("EXTRAPOLATED" in lab) == outside for lab in labels if lab.startswith("apex"))
+    plt.close(fig)
+
+
+def test_flagged_points_get_their_own_marker_and_legend_entry(example_result):
+    import matplotlib.pyplot as plt
+
+    ds = example_result.dataset
+    ds.flagged["Cu(100)"] = ["*N"]
+    ds.provenance["Cu(100)"]["*N"]["flagged"] = "dissociated"
+    try:
+        fig = P.plot_volcano_1d(example_result, "*N", None, save=False)
+        labels = fig.axes[0].get_legend_handles_labels()[1]
+        assert any(lab.startswith("FLAGGED") for lab in labels)
+        assert text_overlaps(fig) == []
+        plt.close(fig)
+        fig = P.plot_free_energy_diagram(example_result, "Cu(100)", None, save=False)
+        assert "FLAGGED" in fig.axes[0].get_title()
+        plt.close(fig)
+    finally:
+        ds.flagged.pop("Cu(100)")
+        ds.provenance["Cu(100)"]["*N"]["flagged"] = ""
+
+
+def test_first_step_that_dwarfs_the_rest_keeps_the_diagram_readable(example_result):
+    import matplotlib.pyplot as plt
+
+    # EMT: NO3-(aq) -> *NO3 is about -8.8 eV, the other steps below 1.2 eV
+    fig = P.plot_free_energy_diagram(example_result, "Cu(100)", None, save=False)
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    assert hi < -3 and hi - lo < 11  # the axis spans the rest of the path, not 0 and the 8.8 eV drop
+    assert any("off scale" in lab for lab in ax.get_legend_handles_labels()[1])
+    plt.close(fig)

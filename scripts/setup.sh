@@ -58,6 +58,7 @@ $PIP install -q -e '.[test]'
 $PIP install -q -e '.[ml,gpaw]'
 $PIP install -q -e '.[postgres]'
 $PIP install -q -e '.[bench]'   # python -m benchmarks (pymatgen site finder, psutil)
+$PIP install -q -e '.[notebook]'   # pandas: descriptors.report.export.tables()
 # --- end section: python extras ---
 
 # --- section: services (started for the test suite) ---

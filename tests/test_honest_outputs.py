@@ -8,7 +8,12 @@ import pytest
 
 from descriptors.analysis import load_csv, load_store, run_analysis
 from descriptors.analysis import plots as P
-from descriptors.analysis.figtext import catalyst_quality, fidelity_warning, tex, text_overlaps
+from descriptors.analysis.figtext import (
+    catalyst_quality,
+    fidelity_warning,
+    tex,
+    text_overlaps,
+)
 from descriptors.cli import main
 from descriptors.specs.analysis import AnalysisSettings
 from descriptors.store import Store, best_rows, site_rows

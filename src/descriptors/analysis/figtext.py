@@ -101,7 +101,7 @@ def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_poi
     xs, ys = np.asarray(xs, float), np.asarray(ys, float)
     pts = ax.transData.transform(np.c_[xs, ys]) if len(xs) else np.zeros((0, 2))
     px_per_pt = fig.dpi / 72
-    dot = 4.0 * px_per_pt
+    dot = 5.5 * px_per_pt  # a marker of the scatter (s ~ 50 pt^2) with its edge
     pboxes = [Bbox.from_extents(px - dot, py - dot, px + dot, py + dot) for px, py in pts]
     pad = 2.5 * px_per_pt if bbox else 0.5
     made = []

@@ -198,7 +198,6 @@ def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True):
     # A first step that dwarfs the rest (e.g. NO3-(aq) -> *NO3 on EMT) would flatten the diagram: the
     # axis then covers the other states and the first level is drawn at the edge with its value.
     rest = [g for _, _, p in profiles for _, g in p[1:]]
-    first = [p[0][1] for _, _, p in profiles]
     span = (max(rest) - min(rest)) if rest else 1.0
     steps0 = [abs(prof0[k][1] - prof0[k - 1][1]) for k in range(1, len(prof0))]
     off_scale = len(steps0) > 2 and steps0[0] > max(1.5, 3 * max(steps0[1:]))

@@ -11,7 +11,17 @@ import argparse
 import sys
 
 from descriptors import __version__
-from descriptors.cli import analyze, build, export, listing, lookup, report, screen, status, validate
+from descriptors.cli import (
+    analyze,
+    build,
+    export,
+    listing,
+    lookup,
+    report,
+    screen,
+    status,
+    validate,
+)
 from descriptors.cli.common import EXIT_BAD_INPUT, err
 
 __all__ = ["build_parser", "main", "EXIT_BAD_INPUT"]
@@ -31,12 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from descriptors.specs import SpecError
-
     try:
         return int(args.func(args) or 0)
-    except SpecError as e:  # bad spec: reported before anything is computed
-        return err(str(e))
+    except ValueError as e:
+        # A SpecError (bad spec: reported before anything is computed) can only come from a command
+        # that imported descriptors.specs; read commands (lookup, status) never pay for that import.
+        specs = sys.modules.get("descriptors.specs.base")
+        if specs is not None and isinstance(e, specs.SpecError):
+            return err(str(e))
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

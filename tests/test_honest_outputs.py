@@ -151,3 +151,31 @@ def test_first_step_that_dwarfs_the_rest_keeps_the_diagram_readable(example_resu
     assert hi < -3 and hi - lo < 11  # the axis spans the rest of the path, not 0 and the 8.8 eV drop
     assert any("off scale" in lab for lab in ax.get_legend_handles_labels()[1])
     plt.close(fig)
+
+
+def test_values_in_another_convention_are_warned_with_the_expected_range(tmp_path, capsys):
+    p = tmp_path / "e.csv"
+    p.write_text("catalyst,species,E_ads_eV\nX,*NO3,1.2\nX,*N,0.5\nY,*NO3,-300\nZ,*NO3,60\nOK,*NO3,6.0\n")
+    main(["analyze", str(p), "--corrections", "none", "--out", str(tmp_path / "an"), "--no-plots"])
+    err = capsys.readouterr().err
+    assert "X: G(*NO3) = +1.20 eV makes NO3-(aq) -> *NO3 a step of -5.19 eV" in err and "expect +3.9 to +8.9 eV" in err
+    assert "Y: values up to -300.0 look like total energies per cell" in err
+    assert "Z: values up to 60.0 look like kJ/mol" in err
+    assert "OK:" not in err
+
+
+def test_figures_an_analysis_cannot_draw_any_more_are_removed(tmp_path):
+    from descriptors.analysis.outputs import write_outputs
+
+    one = tmp_path / "one.csv"  # one catalyst: its free-energy diagram, no volcano
+    one.write_text("".join(ln for ln in EXAMPLE.read_text().splitlines(keepends=True)
+                           if ln.startswith(("catalyst,", "Cu(100),"))))
+    s = AnalysisSettings(descriptors=("*N",))
+    res = run_analysis(load_csv(one, s), s)
+    out = tmp_path / "an"
+    (out / "figures").mkdir(parents=True)
+    stale = out / "figures" / "volcano_NH2OH.png"  # e.g. drawn earlier from flagged data
+    stale.write_bytes(b"old")
+    paths = write_outputs(res, out)
+    assert not stale.exists() and (out / "figures" / "fed_Cu_100.png").exists()
+    assert all(p.exists() for k, p in paths.items() if k.endswith(".png"))

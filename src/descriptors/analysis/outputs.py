@@ -119,6 +119,11 @@ def _plots_once(res: AnalysisResult, out: Path, summary_text: str) -> dict[str, 
         if old.get("summary_sha256") == key and kept and all(p.is_file() for p in kept.values()):
             return kept
     drawn = P.plot_all(res, out)
+    # A figure of an earlier analysis that this one cannot draw (e.g. a volcano that needed flagged data)
+    # must not stay next to the new ones, looking current.
+    for old_fig in list((out / "figures").glob("*.png")) + list((out / "figures").glob("*.svg")):
+        if old_fig.name not in drawn:
+            old_fig.unlink()
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(json.dumps({"summary_sha256": key, "figures": {k: str(v) for k, v in drawn.items()}}, indent=1))
     return drawn

@@ -225,7 +225,9 @@ def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True):
     ax.set_title(f"{catalyst}: {pw.branch} branch, $U_L$ = {pw.U_L:.2f} V vs RHE"
                  + ("  [FLAGGED data]" if q == "flagged" else "  [unconverged data]" if q == "unconverged" else ""))
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    footer(fig, res, f"{catalyst}: {why}" if why else "")
+    used = res.dataset.flagged.get(catalyst) if q == "flagged" else None
+    footer(fig, res, (f"{catalyst}: FLAGGED geometries used for {', '.join(used)} (reasons: analysis_summary.csv, "
+                      "report.html)") if used else (f"{catalyst}: {why}" if why else ""))
     # stagger long tick labels onto two rows if neighbours would touch
     fig.canvas.draw()
     r = fig.canvas.get_renderer()

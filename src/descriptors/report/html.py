@@ -121,6 +121,10 @@ def write_report(out: str | Path, dest: str | Path | None = None) -> Path:
             body.append(f"<tr class='{_e(q)}'>" + "".join(cells) + "</tr>")
         body.append("</tbody></table>")
     figs = sorted((an / "figures").glob("*.png")) if an else []
+    index = an / "figures" / "index.json" if an else None
+    if index is not None and index.is_file():  # only the figures of the current analysis
+        listed = {Path(v).name for v in json.loads(index.read_text()).get("figures", {}).values()}
+        figs = [p for p in figs if p.name in listed]
     if figs:
         body.append("<h2>Figures</h2>")
         for p in sorted(figs, key=lambda p: (not p.stem.startswith("volcano"), not p.stem.startswith("fed"), p.stem)):

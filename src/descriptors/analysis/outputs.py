@@ -117,16 +117,21 @@ def _plots_once(res: AnalysisResult, out: Path, summary_text: str) -> dict[str, 
             old = {}
         kept = {k: Path(v) for k, v in old.get("figures", {}).items()}
         if old.get("summary_sha256") == key and kept and all(p.is_file() for p in kept.values()):
+            _remove_stale(out / "figures", kept)
             return kept
     drawn = P.plot_all(res, out)
-    # A figure of an earlier analysis that this one cannot draw (e.g. a volcano that needed flagged data)
-    # must not stay next to the new ones, looking current.
-    for old_fig in list((out / "figures").glob("*.png")) + list((out / "figures").glob("*.svg")):
-        if old_fig.name not in drawn:
-            old_fig.unlink()
+    _remove_stale(out / "figures", drawn)
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(json.dumps({"summary_sha256": key, "figures": {k: str(v) for k, v in drawn.items()}}, indent=1))
     return drawn
+
+
+def _remove_stale(fig_dir: Path, current: dict[str, Path]) -> None:
+    """A figure of an earlier analysis that this one does not draw (e.g. a volcano that needed flagged
+    data) must not stay next to the current ones, looking current."""
+    for f in list(fig_dir.glob("*.png")) + list(fig_dir.glob("*.svg")):
+        if f.name not in current:
+            f.unlink()
 
 
 def _json_default(o):

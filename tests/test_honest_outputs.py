@@ -179,3 +179,35 @@ def test_figures_an_analysis_cannot_draw_any_more_are_removed(tmp_path):
     paths = write_outputs(res, out)
     assert not stale.exists() and (out / "figures" / "fed_Cu_100.png").exists()
     assert all(p.exists() for k, p in paths.items() if k.endswith(".png"))
+
+
+def test_status_tells_a_running_screen_from_a_stopped_one(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from descriptors.report.status import format_status, summarize
+    from descriptors.store.plan import PLAN_NAME, Plan
+
+    out = tmp_path / "screen"
+    out.mkdir()
+    shutil.copy(OLD / "screen.db", out / "screen.db")
+    plan = Plan(out / PLAN_NAME, str(out / "screen.db"), name="t")
+    plan.add([], "bulk")
+    plan.save()
+    # this test process wrote the plan (a live process whose command line names no3rr/descriptors)
+    child = subprocess.Popen([sys.executable, "-c", "import time, sys; sys.argv=['no3rr']; time.sleep(30)",
+                              "descriptors"])
+    try:
+        data = json.loads((out / PLAN_NAME).read_text())
+        data["pid"] = child.pid
+        (out / PLAN_NAME).write_text(json.dumps(data))
+        text = format_status(summarize(out))
+        assert "RUNNING (pid" in text and "re-run" not in text
+    finally:
+        child.kill()
+        child.wait()
+    text = format_status(summarize(out))  # the process is gone: stopped
+    assert "RUNNING" not in text and "re-run `no3rr screen SPEC`" in text
+    assert os.getpid() != child.pid

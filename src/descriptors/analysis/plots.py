@@ -48,10 +48,13 @@ def _slug(s: str) -> str:
 
 
 def _save(fig, out: Path, stem: str) -> dict[str, Path]:
+    # the tight box once for both formats (savefig's bbox_inches="tight" draws the figure once more each)
+    fig.canvas.draw()
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
     paths = {}
     for ext in ("png", "svg"):
         p = out / f"{stem}.{ext}"
-        fig.savefig(p, bbox_inches="tight")
+        fig.savefig(p, bbox_inches=box)
         paths[f"{stem}.{ext}"] = p
     plt.close(fig)
     return paths
@@ -252,15 +255,46 @@ def draw_all(res, out: Path | None = None):
     return [(s, f) for s, f in figs if not isinstance(f, dict)]
 
 
-def plot_all(res, out: Path) -> dict[str, Path]:
+_RES = None  # the analysis the forked drawing processes inherit
+
+
+def _draw_one(job) -> dict[str, Path]:
+    kind, arg, fig_dir = job
+    if kind == "scaling":
+        return plot_scaling(_RES, arg, fig_dir)
+    if kind == "volcano":
+        return plot_volcano_1d(_RES, arg, fig_dir)
+    if kind == "volcano_2d":
+        return plot_volcano_2d(_RES, fig_dir)
+    return plot_free_energy_diagram(_RES, arg, fig_dir)
+
+
+def plot_all(res, out: Path, workers: int | None = None) -> dict[str, Path]:
+    """Every figure, drawn by up to ``workers`` forked processes (default: the CPUs this process may
+    use, at most 4); drawing and saving is most of an analysis' time."""
+    global _RES
+    import os
+
     out = Path(out)
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(k, d, fig_dir) for d in res.settings.descriptors for k in ("scaling", "volcano")]
+    jobs += [("volcano_2d", None, fig_dir)] + [("fed", c, fig_dir) for c in res.pathways]
+    if workers is None:
+        workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    _RES = res
     paths: dict[str, Path] = {}
-    for d in res.settings.descriptors:
-        paths.update(plot_scaling(res, d, fig_dir))
-        paths.update(plot_volcano_1d(res, d, fig_dir))
-    paths.update(plot_volcano_2d(res, fig_dir))
-    for c in res.pathways:
-        paths.update(plot_free_energy_diagram(res, c, fig_dir))
+    try:
+        if workers > 1 and len(jobs) > 2 and "fork" in __import__("multiprocessing").get_all_start_methods():
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
+                for p in ex.map(_draw_one, jobs):
+                    paths.update(p)
+        else:
+            for j in jobs:
+                paths.update(_draw_one(j))
+    finally:
+        _RES = None
     return paths

@@ -211,3 +211,19 @@ def test_status_tells_a_running_screen_from_a_stopped_one(tmp_path):
     text = format_status(summarize(out))  # the process is gone: stopped
     assert "RUNNING" not in text and "re-run `no3rr screen SPEC`" in text
     assert os.getpid() != child.pid
+
+
+def test_validate_warns_gamma_only_on_small_cells_and_prints_a_rough_cost(small_spec_dict, tmp_path):
+    from descriptors.specs import parse_spec
+    from descriptors.specs.cost import CALLS_PER_RELAXATION, estimate_cost, gamma_only_warnings
+    from descriptors.structures import expand_catalysts
+
+    emt = parse_spec(small_spec_dict)
+    models = expand_catalysts(emt)
+    assert gamma_only_warnings(emt, models) == []  # EMT has no k-points to miss
+    jobs, sec, line = estimate_cost(emt, models)
+    assert jobs > 2 * 3 and sec == pytest.approx(jobs * CALLS_PER_RELAXATION * 0.005) and "rough" in line
+    xtb = parse_spec({**small_spec_dict, "calculator": {"name": "gfn1-xtb"}})
+    warns = gamma_only_warnings(xtb, expand_catalysts(xtb))
+    assert len(warns) == 2 and "Gamma point only" in warns[0] and "catalysts.size" in warns[0]
+    assert estimate_cost(xtb, models)[1] == pytest.approx(sec * 3.0 / 0.005)

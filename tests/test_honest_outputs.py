@@ -215,7 +215,11 @@ def test_status_tells_a_running_screen_from_a_stopped_one(tmp_path):
 
 def test_validate_warns_gamma_only_on_small_cells_and_prints_a_rough_cost(small_spec_dict, tmp_path):
     from descriptors.specs import parse_spec
-    from descriptors.specs.cost import CALLS_PER_RELAXATION, estimate_cost, gamma_only_warnings
+    from descriptors.specs.cost import (
+        CALLS_PER_RELAXATION,
+        estimate_cost,
+        gamma_only_warnings,
+    )
     from descriptors.structures import expand_catalysts
 
     emt = parse_spec(small_spec_dict)

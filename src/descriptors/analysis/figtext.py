@@ -83,9 +83,10 @@ def _texts(fig) -> list[Text]:
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is fig]
 
 
-def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_points=True):
+def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_points=True, avoid_data=()):
     """Annotate each point with its label at the nearest offset where the label overlaps no other
-    text, no other point and stays inside the axes (a leader line when it had to move away).
+    text, no other point, no rectangle of ``avoid_data`` and stays inside the axes (a leader line when it
+    had to move away).
 
     Call after the layout is final (``footer`` does the layout): positions are in pixels.  Candidate
     boxes are computed from the measured label size, so only the chosen annotation is created.
@@ -101,6 +102,10 @@ def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_poi
     xs, ys = np.asarray(xs, float), np.asarray(ys, float)
     pts = ax.transData.transform(np.c_[xs, ys]) if len(xs) else np.zeros((0, 2))
     px_per_pt = fig.dpi / 72
+    for x0, y0, x1, y1 in avoid_data:  # data-space rectangles (e.g. the levels of a diagram)
+        (a0, b0), (a1, b1) = ax.transData.transform([(x0, y0), (x1, y1)])
+        lw = 2.0 * px_per_pt  # half a thick line and a gap
+        obstacles.append(Bbox.from_extents(min(a0, a1), min(b0, b1) - lw, max(a0, a1), max(b0, b1) + lw))
     dot = 5.5 * px_per_pt  # a marker of the scatter (s ~ 50 pt^2) with its edge
     pboxes = [Bbox.from_extents(px - dot, py - dot, px + dot, py + dot) for px, py in pts]
     pad = 2.5 * px_per_pt if bbox else 0.5
@@ -116,7 +121,7 @@ def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_poi
                 ox, oy = dx * dist * px_per_pt, dy * dist * 0.8 * px_per_pt
                 ax0 = pts[i, 0] + ox - (0 if dx > 0 else w if dx < 0 else w / 2)
                 ay0 = pts[i, 1] + oy - (0 if dy > 0 else h if dy < 0 else h / 2)
-                bb = Bbox.from_bounds(ax0, ay0, w, h)
+                bb = Bbox.from_bounds(ax0 - pad, ay0 - pad, w, h)  # the text's box with its frame
                 inside = axbox.x0 <= bb.x0 and bb.x1 <= axbox.x1 and axbox.y0 <= bb.y0 and bb.y1 <= axbox.y1
                 hits = sum(_overlap(bb, o) for o in obstacles)
                 if avoid_points:

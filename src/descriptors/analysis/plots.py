@@ -205,12 +205,13 @@ def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True):
     steps0 = [abs(prof0[k][1] - prof0[k - 1][1]) for k in range(1, len(prof0))]
     off_scale = len(steps0) > 2 and steps0[0] > max(1.5, 3 * max(steps0[1:]))
     lo, hi = (min(rest) - 0.15 * span - 0.1, max(rest) + 0.25 * span + 0.1) if off_scale else (None, None)
+    clo, chi = (lo + 0.04 * (hi - lo), hi - 0.04 * (hi - lo)) if off_scale else (None, None)  # inside the frame
     for U, color, prof in profiles:
         for i, (name, g) in enumerate(prof):
-            gd = float(np.clip(g, lo, hi)) if off_scale else g
+            gd = float(np.clip(g, clo, chi)) if off_scale else g
             ax.plot([i - w / 2, i + w / 2], [gd, gd], color=color, lw=2.4, ls="--" if (off_scale and gd != g) else "-")
             if i:
-                gp = float(np.clip(prof[i - 1][1], lo, hi)) if off_scale else prof[i - 1][1]
+                gp = float(np.clip(prof[i - 1][1], clo, chi)) if off_scale else prof[i - 1][1]
                 ax.plot([i - 1 + w / 2, i - w / 2], [gp, gd], color=color, lw=0.8, ls=":")
         ax.plot([], [], color=color, lw=2.4, label=f"U = {U:+.2f} V vs RHE" + (" ($U_L$)" if U else ""))
     if off_scale:
@@ -238,8 +239,12 @@ def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True):
     for k in range(1, len(ticks)):
         if ticks[k].get_window_extent(r).x0 < ticks[k - 1].get_window_extent(r).x1 + 2 and k % 2:
             ticks[k].set_y(-0.07)
-    gi = float(np.clip(prof0[i][1], lo, hi)) if off_scale else prof0[i][1]
-    place_labels(ax, [i], [gi], [f"PDS {tex(a)} → {tex(b)}\n$\\Delta G$ = {pw.dG_PDS:+.2f} eV"], avoid_points=False)
+    gi = float(np.clip(prof0[i][1], clo, chi)) if off_scale else prof0[i][1]
+    place_labels(ax, [i], [gi], [f"PDS {tex(a)} → {tex(b)}\n$\\Delta G$ = {pw.dG_PDS:+.2f} eV"], avoid_points=False,
+                 bbox=dict(fc="white", ec="0.7", alpha=0.9, pad=2),
+                 avoid_data=[(k - w / 2, float(np.clip(g, clo, chi)) if off_scale else g, k + w / 2,
+                              float(np.clip(g, clo, chi)) if off_scale else g)
+                             for _, _, p in profiles for k, (_, g) in enumerate(p)])
     return _save(fig, out, f"fed_{_slug(catalyst)}") if save else fig
 
 

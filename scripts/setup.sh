@@ -39,6 +39,9 @@ for pkg in g++ libxc-dev libopenblas-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || APT_PACKAGES+=("$pkg")
 done
 # --- end section: dft ---
+# --- section: report (headless Chromium renders the HTML report in tests/test_html_report.py) ---
+dpkg -s chromium >/dev/null 2>&1 || APT_PACKAGES+=(chromium)
+# --- end section: report ---
 if (( ${#APT_PACKAGES[@]} )); then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -q
@@ -55,6 +58,7 @@ $PIP install -q -e '.[test]'
 $PIP install -q -e '.[ml,gpaw]'
 $PIP install -q -e '.[postgres]'
 $PIP install -q -e '.[bench]'   # python -m benchmarks (pymatgen site finder, psutil)
+$PIP install -q -e '.[notebook]'   # pandas: descriptors.report.export.tables()
 # --- end section: python extras ---
 
 # --- section: services (started for the test suite) ---

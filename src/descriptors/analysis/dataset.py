@@ -114,7 +114,8 @@ def load_csv(path: str | Path, settings: AnalysisSettings, corrections_given: bo
             raise ValueError(f"{path} line {i}: {col} is not finite")
         if abs(v) > MAX_ABS_EV:
             raise ValueError(f"{path} line {i}: {col} = {v:g} eV is not a plausible {kind} of an intermediate "
-                             f"(|value| > {MAX_ABS_EV:g} eV); check the units and the row")
+                             f"(|value| > {MAX_ABS_EV:g} eV; it looks like a total energy per cell or another "
+                             f"unit); check the units and the row")
         if "pH" in cols and (r.get("pH") or "").strip():
             try:
                 ph = float(r["pH"])
@@ -325,8 +326,10 @@ def load_store(db, settings: AnalysisSettings) -> Dataset:
             corr = correction_from_vib_row(v, T)
         ds.g_ads[cat][ads] = float(r["E_ads_eV"]) + corr.dg - _ref_shift(ads, dmu)
         ds.provenance[cat][ads] = {"E_ads_eV": r["E_ads_eV"], "site": r.get("site"), "binding": r.get("binding"),
+                                   "site_final": r.get("site_final") or r.get("site"),
                                    "job_id": r.get("job_id"), "calculator": r.get("calculator"),
-                                   "correction": corr.as_dict(), "flagged": "" if r.get("valid") else
+                                   "correction": corr.as_dict(), "converged": bool(r.get("converged")),
+                                   "flagged": "" if r.get("valid") else
                                    (r.get("anomaly") or "flagged")}
         if not r.get("valid"):
             ds.flagged.setdefault(cat, []).append(ads)

@@ -18,7 +18,8 @@ __all__ = ["write_outputs", "SUMMARY_COLUMNS"]
 
 SUMMARY_COLUMNS = [
     "catalyst", "U_L_V", "PDS", "dG_PDS_eV", "branch", "PDS_n_e", "dG_PDS_per_e_eV", "U_L_upper_bound", "path",
-    "product", "dG_H_eV", "U_L_HER_V", "U_L_minus_U_L_HER_V", "favours", "flagged_used", "dG_ads_reactant_eV",
+    "product", "dG_H_eV", "U_L_HER_V", "U_L_minus_U_L_HER_V", "favours", "data_quality", "flagged_used", "unconverged_used",
+    "dG_ads_reactant_eV",
     "dG_ads_reactant_at_UL_eV", "target_form", "product_at_U_L", "decisive_step_at_U_L", "decisive_margin_at_U_L_eV",
     "competing_margin_at_U_L_V", "product_at_U", "decisive_step_at_U", "decisive_margin_at_U_eV",
     "competing_margin_at_U_V", "potential_V_RHE", "dG_PDS_at_U_eV", "missing", "notes", "network", "calculator",
@@ -34,6 +35,10 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
     s = res.settings
     paths: dict[str, Path] = {}
     rows = res.summary_rows()
+    for row in rows:  # every catalyst says what quality of data its numbers rest on
+        prov = res.dataset.provenance.get(row["catalyst"], {})
+        row["unconverged_used"] = " ".join(sp for sp, p in prov.items() if p.get("converged") is False)
+        row["data_quality"] = P.catalyst_quality(res, row["catalyst"])[0]
     cols = SUMMARY_COLUMNS[:5] + [f"G_{d}_eV" for d in s.descriptors] + SUMMARY_COLUMNS[5:]
     paths["summary_csv"] = out / "analysis_summary.csv"
     write_csv(paths["summary_csv"], cols, rows)
@@ -44,7 +49,10 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
             prov = res.dataset.provenance.get(cat, {}).get(name, {})
             corr = prov.get("correction")
             fe.append({"catalyst": cat, "kind": "state", "name": name, "n_e": "", "G_or_dG_0_eV": round(g, 4),
-                       "dG_U_eV": "", "E_ads_eV": prov.get("E_ads_eV", ""), "site": prov.get("site", ""),
+                       "dG_U_eV": "", "E_ads_eV": prov.get("E_ads_eV", ""),
+                       "site": prov.get("site_final") or prov.get("site", ""), "site_start": prov.get("site", ""),
+                       "flag": ("flagged: " + prov["flagged"]) if prov.get("flagged") else
+                       ("unconverged" if prov.get("converged") is False else ""),
                        "correction": (corr.get("method") if isinstance(corr, dict) else corr) or "",
                        "correction_dG_eV": round(corr["dG"], 4) if isinstance(corr, dict) else ""})
         for st in pw.step_rows():
@@ -52,7 +60,7 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
                        "G_or_dG_0_eV": round(st["dG_0"], 4), "dG_U_eV": round(st["dG_U"], 4)})
     paths["free_energies_csv"] = out / "free_energies.csv"
     write_csv(paths["free_energies_csv"], ["catalyst", "kind", "name", "n_e", "G_or_dG_0_eV", "dG_U_eV", "E_ads_eV",
-                                            "site", "correction", "correction_dG_eV"], fe)
+                                            "site", "site_start", "flag", "correction", "correction_dG_eV"], fe)
     paths.update(write_routes(res, out))
     fit_rows = []
     for d, fits in list(res.fits.items()) + ([("2D", res.fits_2d)] if res.fits_2d else []):
@@ -83,8 +91,11 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
         "notes": res.dataset.notes,
     }
     summary = {**meta, "catalysts": rows, "volcano_errors": res.volcano_errors,
-               "volcanoes_1d": {d: v.as_dict() for d, v in res.volcanoes_1d.items()},
-               "volcano_2d": res.volcano_2d.as_dict() if res.volcano_2d is not None else None,
+               "volcanoes_1d": {d: {**v.as_dict(), "apex_extrapolated": P.apex_extrapolated(res, d)}
+                                for d, v in res.volcanoes_1d.items()},
+               "volcano_2d": ({**res.volcano_2d.as_dict(), "apex_extrapolated":
+                               P.apex_extrapolated(res, tuple(res.volcano_2d.descriptors))}
+                              if res.volcano_2d is not None else None),
                "scaling_skipped": res.fit_skipped,
                "pathways": {c: {"states_eV": dict(_states(res, pw)), "routes": pw.route_table(),
                                 "steps": pw.step_rows()} for c, pw in res.pathways.items()},
@@ -117,8 +128,10 @@ def _plots_once(res: AnalysisResult, out: Path, summary_text: str) -> dict[str, 
             old = {}
         kept = {k: Path(v) for k, v in old.get("figures", {}).items()}
         if old.get("summary_sha256") == key and kept and all(p.is_file() for p in kept.values()):
+            _remove_stale(out / "figures", kept)
             return kept
     drawn = P.plot_all(res, out)
+    _remove_stale(out / "figures", drawn)
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(json.dumps({"summary_sha256": key, "figures": {k: str(v) for k, v in drawn.items()}}, indent=1))
     return drawn
@@ -137,6 +150,14 @@ def write_routes(res: AnalysisResult, out: Path) -> dict[str, Path]:
     p = out / "routes.csv"
     write_csv(p, ROUTE_COLUMNS, res.route_rows())
     return {"routes_csv": p}
+
+
+def _remove_stale(fig_dir: Path, current: dict[str, Path]) -> None:
+    """A figure of an earlier analysis that this one does not draw (e.g. a volcano that needed flagged
+    data) must not stay next to the current ones, looking current."""
+    for f in list(fig_dir.glob("*.png")) + list(fig_dir.glob("*.svg")):
+        if f.name not in current:
+            f.unlink()
 
 
 def _json_default(o):

@@ -82,4 +82,5 @@ def describe_reactant(net: Network, scheme: str, g: float, cond: Conditions,
         txt = f" = {n} e x {e:.4f} V vs RHE (equilibrium potential of {net.reactant}/{prod} at pH {cond.pH:g})"
     how = (f"pinned to {equilibrium_potential:.4f} V vs RHE at pH 0" if equilibrium_potential is not None
            else f"formation free energy ({sp.source.split(',')[0]})")
-    return f"{net.reactant} {how}: g = {g:.4f} eV{txt}"
+    return (f"{net.reactant} {how}: g = {g:.4f} eV (its free energy on the atomic-reference scale, "
+            f"G - sum_X n_X mu_X with the electrons at 0 V vs RHE){txt}")

@@ -65,6 +65,12 @@ def run(args) -> int:
         return err(f"{opt}: {first['msg'].removeprefix('Value error, ')}")
     except ValueError as e:
         return err(str(e))
+    import sys
+
+    from descriptors.analysis.checks import convention_warnings
+
+    for line in convention_warnings(res.dataset, res.x_ref):  # before the table, so they are seen
+        print(f"warning: {line}", file=sys.stderr)
     rows = res.summary_rows()
     w = max([len(r["catalyst"]) for r in rows] + [8])
     print(f"{'catalyst'.ljust(w)}  {'U_L/V':>7s}  {'PDS':18s} {'branch':6s} {'dG_H/eV':>8s} favours  "

@@ -78,15 +78,22 @@ def run(args) -> int:
         print(json.dumps(out if (args.all or len(out) != 1) else out[0], indent=2, default=str))
         return 0
     print(derived_note)
+    shown_settings = None
     for r in out:
         e = "n/a" if r["E_ads_eV"] is None else f"{r['E_ads_eV']:+.3f} eV"
+        flag = r.get("flag") or ""
+        mark = (" [FLAGGED]" if "flagged" in flag else "") + (" [UNCONVERGED]" if "unconverged" in flag else "")
         moved = f" -> {r['site_final']}" if r.get("site_final") and r["site_final"] != r["site"] else ""
-        print(f"{r['catalyst']}  *{r['adsorbate']}  site={r['site']}{moved} ({r['binding']}-bound)  E_ads = {e}")
+        print(f"{r['catalyst']}  *{r['adsorbate']}  site={r['site']}{moved} ({r['binding']}-bound)  E_ads = {e}{mark}")
         cs = r.get("calculator_settings") or {}
-        print(f"  calculator: {cs.get('name', r['calculator'])} {cs.get('version', '')} params={cs.get('params', {})}")
-        print(f"  relax: {r.get('relax')}  settings_hash={r['settings_hash']}")
+        block = (f"  calculator: {cs.get('name', r['calculator'])} {cs.get('version', '')} params={cs.get('params', {})}",
+                 f"  relax: {r.get('relax')}  settings_hash={r['settings_hash']}",
+                 f"  convention: {r['convention']}" if r.get("convention") else "")
         print(f"  bound to: {r.get('bound_to') or '-'}  anomaly: {r.get('anomaly') or 'none'}  "
               f"converged: {r.get('converged')}  job {r['job_id']} (db id {r.get('db_id')})")
-        if r.get("convention"):
-            print(f"  convention: {r['convention']}")
+        if flag:
+            print(f"  flag: {flag}")
+        if block != shown_settings:  # the calculator and convention block once per distinct setting
+            print("\n".join(x for x in block if x))
+            shown_settings = block
     return 0

@@ -75,15 +75,9 @@ def run(args) -> int:
 
 
 def _print_matrix(best) -> None:
-    """E_ads (eV) of the best site, catalysts as rows and adsorbates as columns."""
-    cats = list(dict.fromkeys(r["catalyst"] for r in best))
-    ads = list(dict.fromkeys(r["adsorbate"] for r in best))
-    val = {(r["catalyst"], r["adsorbate"]): r["E_ads_eV"] for r in best}
-    w = max([len(c) for c in cats] + [8])
-    print("E_ads / eV (lowest site)".ljust(w) + "".join(f"{a:>8s}" for a in ads))
-    for c in cats:
-        cells = []
-        for a in ads:
-            v = val.get((c, a))
-            cells.append(f"{v:8.2f}" if isinstance(v, (int, float)) else f"{'--':>8s}")
-        print(c.ljust(w) + "".join(cells))
+    """E_ads (eV) of the best site, catalysts as rows and adsorbates as columns, flagged (!) and
+    unconverged (~) values marked, with the legend and the reasons under the table."""
+    from descriptors.report.tables import format_matrix
+
+    for line in format_matrix(best):
+        print(line)

@@ -18,4 +18,9 @@ def run(args) -> int:
     models = expand_catalysts(spec)
     print(f"{args.spec}: valid; {len(models)} catalyst models, {len(spec.adsorbate_names())} adsorbates, "
           f"calculator {spec.calculator.setting().label()}")
+    from descriptors.specs.cost import estimate_cost, gamma_only_warnings
+
+    for w in gamma_only_warnings(spec, models):
+        print(f"warning: {w}")
+    print(estimate_cost(spec, models)[2])
     return 0

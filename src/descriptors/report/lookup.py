@@ -28,8 +28,12 @@ def lookup_derived(db, catalyst: str, summary_path: str | Path | None = None) ->
             d.update({"corrections": data.get("corrections"), "nitrate_reference": data.get("nitrate_reference"),
                       "analysis": str(summary_path)})
             ul = "n/a" if d["U_L_V"] is None else f"{d['U_L_V']:+.3f} V vs RHE"
+            used = (f"USES FLAGGED DATA ({d['flagged_used']}; analysis use_flagged = true)" if d.get("flagged_used")
+                    else "from unflagged data only")
+            unconv = row.get("unconverged_used")
             note = (f"{catalyst}: U_L = {ul}, PDS {d['PDS'] or '-'}, branch {d['branch'] or '-'}, "
-                    f"dG(*H) = {d['dG_H_eV']} eV ({summary_path})")
+                    f"dG(*H) = {d['dG_H_eV']} eV; {used}"
+                    + (f"; unconverged: {unconv}" if unconv else "") + f" ({summary_path})")
             return d, note
     return None, f"derived: {catalyst} not in {summary_path}"
 

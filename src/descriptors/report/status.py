@@ -63,6 +63,7 @@ def summarize(out: str | Path, db: str | None = None) -> dict[str, Any]:
         "db": redact(db),
         "calculator": plan.get("calculator"),
         "complete": bool(plan.get("complete")),
+        "running": _running(plan),
         "stages": plan.get("stages", []),
         "planned": len(plan["jobs"]),
         "done": done,
@@ -70,6 +71,29 @@ def summarize(out: str | Path, db: str | None = None) -> dict[str, Any]:
         "failed": failed,
         "pending": pending,
     }
+
+
+def _running(plan: dict[str, Any]) -> str:
+    """'pid N on HOST' when the screen that wrote the plan is alive on this host, else ''."""
+    import os
+    import socket
+
+    pid, host = plan.get("pid"), plan.get("host")
+    if plan.get("complete") or not isinstance(pid, int) or host != socket.gethostname():
+        return ""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return ""
+    except PermissionError:  # alive, another user's
+        pass
+    try:  # a recycled pid of another program is not the screen
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        if "no3rr" not in cmd and "descriptors" not in cmd:
+            return ""
+    except OSError:
+        pass
+    return f"pid {pid} on {host}"
 
 
 def _fmt(e: dict[str, Any]) -> str:
@@ -116,7 +140,10 @@ def format_status(s: dict[str, Any], show: int = 10) -> str:
             lines.append(f"  {e['label']}  job {e['job_id']}")
         if len(s["pending"]) > show:
             lines.append(f"  ... and {len(s['pending']) - show} more")
-    if not s["complete"]:
+    if not s["complete"] and s.get("running"):
+        lines.append(f"the screen is RUNNING ({s['running']}, stage {s['stages'][-1] if s['stages'] else 'start'!r}); "
+                     "pending jobs are being computed: run `no3rr status` again later")
+    elif not s["complete"]:
         lines.append("the screen has not finished planning (it stopped at stage "
                      f"{s['stages'][-1] if s['stages'] else 'start'!r}); later stages are planned when it "
                      "continues: re-run `no3rr screen SPEC` (stored jobs are not recomputed)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ class Plan:
             "calculator": calculator or old.get("calculator", ""),
             "created": old.get("created") if same else time.strftime("%Y-%m-%dT%H:%M:%S"),
             "complete": False,
+            "pid": os.getpid(),  # the screen writing this plan: `no3rr status` tells running from stopped
+            "host": socket.gethostname(),
             "stages": [],
             "jobs": {},
         }

@@ -13,7 +13,8 @@ from typing import Any
 from descriptors.geometry.anomalies import EXCLUDING_FLAGS, is_excluded
 from descriptors.store.db import STATUS_FAILED, Store
 
-__all__ = ["site_rows", "best_rows", "row_dict", "write_csv", "BEST_COLUMNS", "SITE_COLUMNS", "HARD_ANOMALIES"]
+__all__ = ["site_rows", "best_rows", "row_dict", "write_csv", "BEST_COLUMNS", "SITE_COLUMNS", "HARD_ANOMALIES",
+           "quality_flag", "FLAG_MARKERS"]
 
 # A structure that desorbed, fell apart, sank into or rebuilt the surface, lost its metal, or has
 # fused atoms is not a binding energy of that adsorbate (geometry/anomalies.py says why for each flag).
@@ -21,14 +22,30 @@ HARD_ANOMALIES = EXCLUDING_FLAGS
 
 SITE_COLUMNS = [
     "catalyst", "facet", "adsorbate", "binding", "site", "site_final", "status", "E_ads_eV", "E_total_eV",
-    "bound_to", "anomaly", "excluded", "converged", "max_force", "steps", "calculator", "calc_version",
+    "bound_to", "anomaly", "excluded", "converged", "max_force", "flag", "steps", "calculator", "calc_version",
     "settings_hash", "reference",
     "job_id", "db_id",
 ]
 BEST_COLUMNS = [
     "catalyst", "adsorbate", "site", "site_final", "binding", "E_ads_eV", "calculator", "calc_version", "settings_hash",
-    "reference", "bound_to", "anomaly", "valid", "converged", "n_sites", "job_id",
+    "reference", "bound_to", "anomaly", "valid", "converged", "flag", "n_sites", "job_id",
 ]
+
+# Console markers of a value that is not a clean number (legend printed under every table).
+FLAG_MARKERS = {"flagged": "!", "unconverged": "~"}
+
+
+def quality_flag(row: dict[str, Any]) -> str:
+    """'' for a converged, unflagged energy; else 'flagged: <why>' and/or 'unconverged (max force ...)'."""
+    if row.get("E_ads_eV") is None:
+        return ""
+    parts = []
+    if row.get("valid") is False or row.get("excluded") or is_excluded(row.get("anomaly") or ""):
+        parts.append(f"flagged: {row.get('anomaly') or 'no intact bound site'}")
+    if not row.get("converged"):
+        mf = row.get("max_force")
+        parts.append("unconverged" + (f" (max force {mf:.2f} eV/A)" if isinstance(mf, (int, float)) else ""))
+    return "; ".join(parts)
 
 
 def row_dict(row) -> dict[str, Any]:
@@ -55,7 +72,9 @@ def row_dict(row) -> dict[str, Any]:
         "reference": "atomic" if not failed else "",
         "job_id": row.get("job_id"),
         "db_id": row.id,
-    }
+    } | ({} if failed else {"flag": quality_flag({"E_ads_eV": 0.0, "anomaly": row.get("anomaly", ""),
+                                                    "converged": row.get("converged", False),
+                                                    "max_force": float(row.get("max_force", float("nan")))})})
 
 
 def site_rows(store: Store, job_ids: list[str] | None = None) -> list[dict[str, Any]]:
@@ -94,6 +113,7 @@ def best_rows(sites: list[dict[str, Any]], include_flagged: bool = False) -> lis
             row.update({"n_sites": len(rs), "valid": ok})
             if not valid:
                 row["anomaly"] = f"no intact bound site ({best['anomaly']})"
+            row["flag"] = quality_flag({**row, "max_force": best.get("max_force")})
             out.append(row)
         else:
             reasons = sorted({r["anomaly"] or r["status"] for r in rs})

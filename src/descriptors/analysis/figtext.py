@@ -1,0 +1,217 @@
+"""Text and markers of the analysis figures: typeset species, point labels placed without
+overlaps, the markers of flagged and unconverged data, the provenance and fidelity footer, and the
+check that no two texts of a figure overlap (``text_overlaps``, used by the tests).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox, blended_transform_factory
+
+__all__ = ["tex", "place_labels", "text_overlaps", "footer", "fidelity_warning", "point_quality", "QUALITY_STYLE",
+           "catalyst_quality"]
+
+
+def tex(species: str) -> str:
+    """Mathtext for species: '*NH2OH' -> '*NH$_{2}$OH', 'NO3-(aq)' -> 'NO$_{3}^{-}$(aq)', '->' -> arrow."""
+    s = species.replace("->", " → ")
+    s = re.sub(r"(?<=[A-Za-z)])(\d+)([+-])(?=$|[\s(,])", r"$_{\1}^{\2}$", s)
+    s = re.sub(r"(?<=[A-Za-z)])([+-])(?=$|[\s(,])", r"$^{\1}$", s)
+    s = re.sub(r"(?<=[A-Za-z)])(\d+)", r"$_{\1}$", s)
+    return s.replace("  ", " ")
+
+
+# -- data quality: the markers ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Style:
+    marker: str
+    face: str
+    label: str
+
+
+QUALITY_STYLE = {
+    "valid": Style("o", "C0", "valid (converged, unflagged)"),
+    "unconverged": Style("^", "orange", "unconverged relaxation (fmax not reached)"),
+    "flagged": Style("X", "red", "FLAGGED geometry (used on request: use_flagged)"),
+}
+
+
+def point_quality(ds, catalyst: str, species: list[str]) -> tuple[str, str]:
+    """('valid'|'unconverged'|'flagged', reason) of the data behind one point of a figure."""
+    prov = ds.provenance.get(catalyst, {})
+    flagged = [f"{s}: {prov.get(s, {}).get('flagged') or 'flagged'}" for s in species
+               if s in ds.flagged.get(catalyst, [])]
+    if flagged:
+        return "flagged", "; ".join(flagged)
+    unconv = [s for s in species if prov.get(s, {}).get("converged") is False]
+    if unconv:
+        return "unconverged", "unconverged: " + ", ".join(unconv)
+    return "valid", ""
+
+
+def catalyst_quality(res, catalyst: str) -> tuple[str, str]:
+    """Quality of everything a catalyst's pathway used (its states present in the dataset)."""
+    return point_quality(res.dataset, catalyst, list(res.dataset.g_ads.get(catalyst, {})))
+
+
+def scatter_by_quality(ax, xs, ys, qualities, size=36, zorder=5, edge="k", valid_face=None):
+    """One scatter per quality class, each with its legend label."""
+    xs, ys, q = np.asarray(xs, float), np.asarray(ys, float), np.asarray(qualities)
+    for key, st in QUALITY_STYLE.items():
+        m = q == key
+        if m.any():
+            face = valid_face if (key == "valid" and valid_face) else st.face
+            ax.scatter(xs[m], ys[m], s=size * (1.5 if key != "valid" else 1), marker=st.marker, color=face,
+                       edgecolor=edge, linewidth=0.8, zorder=zorder, label=st.label)
+
+
+# -- labels placed without overlaps -------------------------------------------------------------
+
+_DIRS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+
+
+def _overlap(a: Bbox, b: Bbox, pad: float = 1.0) -> bool:
+    return a.x0 < b.x1 + pad and b.x0 < a.x1 + pad and a.y0 < b.y1 + pad and b.y0 < a.y1 + pad
+
+
+def _texts(fig) -> list[Text]:
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is fig]
+
+
+def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_points=True, avoid_data=()):
+    """Annotate each point with its label at the nearest offset where the label overlaps no other
+    text, no other point, no rectangle of ``avoid_data`` and stays inside the axes (a leader line when it
+    had to move away).
+
+    Call after the layout is final (``footer`` does the layout): positions are in pixels.  Candidate
+    boxes are computed from the measured label size, so only the chosen annotation is created.
+    """
+    fig = ax.figure
+    r = fig.canvas.get_renderer()
+    axbox = ax.get_window_extent(r)
+    ticks = _tick_label_ids(fig)
+    obstacles = [b for t in _texts(fig) if id(t) not in ticks and _overlap(b := t.get_window_extent(r), axbox)]
+    leg = ax.get_legend()
+    if leg is not None:
+        obstacles.append(leg.get_window_extent(r))
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    pts = ax.transData.transform(np.c_[xs, ys]) if len(xs) else np.zeros((0, 2))
+    px_per_pt = fig.dpi / 72
+    for x0, y0, x1, y1 in avoid_data:  # data-space rectangles (e.g. the levels of a diagram)
+        (a0, b0), (a1, b1) = ax.transData.transform([(x0, y0), (x1, y1)])
+        lw = 2.0 * px_per_pt  # half a thick line and a gap
+        obstacles.append(Bbox.from_extents(min(a0, a1), min(b0, b1) - lw, max(a0, a1), max(b0, b1) + lw))
+    dot = 5.5 * px_per_pt  # a marker of the scatter (s ~ 50 pt^2) with its edge
+    pboxes = [Bbox.from_extents(px - dot, py - dot, px + dot, py + dot) for px, py in pts]
+    pad = 2.5 * px_per_pt if bbox else 0.5
+    made = []
+    for i in (np.argsort(pts[:, 0]) if len(pts) else []):
+        probe = ax.text(0, 0, labels[i], fontsize=fontsize)
+        wb = probe.get_window_extent(r)
+        probe.remove()
+        w, h = wb.width + 2 * pad, wb.height + 2 * pad
+        best, best_cost = None, None
+        for dist in (5, 9, 14, 20, 28, 38, 50, 64, 80):
+            for dx, dy in _DIRS:
+                ox, oy = dx * dist * px_per_pt, dy * dist * 0.8 * px_per_pt
+                ax0 = pts[i, 0] + ox - (0 if dx > 0 else w if dx < 0 else w / 2)
+                ay0 = pts[i, 1] + oy - (0 if dy > 0 else h if dy < 0 else h / 2)
+                bb = Bbox.from_bounds(ax0 - pad, ay0 - pad, w, h)  # the text's box with its frame
+                inside = axbox.x0 <= bb.x0 and bb.x1 <= axbox.x1 and axbox.y0 <= bb.y0 and bb.y1 <= axbox.y1
+                hits = sum(_overlap(bb, o) for o in obstacles)
+                if avoid_points:
+                    hits += sum(_overlap(bb, p, 0) for j, p in enumerate(pboxes) if j != i)
+                cost = hits * 10 + (0 if inside else 5) + dist / 100
+                if best_cost is None or cost < best_cost:
+                    best, best_cost = (dist, dx, dy, bb), cost
+            if best_cost < 1:
+                break
+        dist, dx, dy, bb = best
+        a = ax.annotate(labels[i], (xs[i], ys[i]), xytext=(dx * dist, dy * dist * 0.8), textcoords="offset points",
+                        fontsize=fontsize, color=color, ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
+                        va="bottom" if dy > 0 else ("top" if dy < 0 else "center"), bbox=bbox, zorder=7,
+                        arrowprops=dict(arrowstyle="-", lw=0.5, color="0.4") if dist > 14 else None)
+        obstacles.append(bb)
+        made.append(a)
+    return made
+
+
+def _tick_label_ids(fig) -> set[int]:
+    ids = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                ids.update((id(tick.label1), id(tick.label2)))
+    return ids
+
+
+def _drawn_texts(fig) -> list[Text]:
+    """Texts a draw renders: tick labels only for ticks inside their axis' view interval."""
+    inview = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            eps = 1e-9 * max(1.0, abs(hi - lo))
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if lo - eps <= tick.get_loc() <= hi + eps:
+                    inview.update((id(tick.label1), id(tick.label2)))
+    ticks = _tick_label_ids(fig)
+    return [t for t in _texts(fig) if id(t) not in ticks or id(t) in inview]
+
+
+def text_overlaps(fig, pad: float = 0.0) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts of ``fig`` whose rendered boxes overlap (after a draw)."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    items = [(t.get_text(), t.get_window_extent(r)) for t in _drawn_texts(fig)]
+    out = []
+    for i in range(len(items)):
+        for j in range(i + 1, len(items)):
+            a, b = items[i][1], items[j][1]
+            if a.width and b.width and a.x0 < b.x1 - pad and b.x0 < a.x1 - pad and a.y0 < b.y1 - pad and b.y0 < a.y1 - pad:
+                out.append((items[i][0], items[j][0]))
+    return out
+
+
+# -- footer: provenance and fidelity ------------------------------------------------------------
+
+def fidelity_warning(calculator: str) -> str | None:
+    """The warning a figure must carry for a low-fidelity calculator (EMT, xtb, ML), else None."""
+    from descriptors.calculators.base import REGISTRY
+
+    notes = []
+    for name in [c.strip() for c in str(calculator).split(",")]:
+        info = REGISTRY.get(name)
+        if info is None:
+            try:  # the registry fills when the backends are imported
+                import descriptors.calculators  # noqa: F401
+                info = REGISTRY.get(name)
+            except Exception:  # pragma: no cover - a broken optional backend must not stop a figure
+                info = None
+        if info is not None and info.fidelity != "dft":
+            what = "NOT CHEMISTRY" if info.fidelity == "test-only" else f"{info.fidelity} level, not DFT"
+            notes.append(f"{name} ({info.fidelity}): {what}. {info.note}")
+    return " ".join(notes) or None
+
+
+def footer(fig, res, extra: str = "") -> None:
+    """Lay the figure out, then write under it the provenance line and, in red, the fidelity
+    warning and the flagged-data note."""
+    lines = [(f"{res.dataset.calculator}; corrections: {res.dataset.corrections}; pH {res.settings.pH:g}, "
+              f"{res.settings.temperature:g} K", "0.35")]
+    warn = fidelity_warning(res.dataset.calculator)
+    if warn:
+        lines.append((warn, "red"))
+    if extra:
+        lines.append((extra, "red"))
+    h = fig.get_figheight()
+    fig.tight_layout(rect=(0, (0.12 + 0.14 * len(lines)) / h, 1, 1))
+    tr = blended_transform_factory(fig.transFigure, fig.dpi_scale_trans)
+    for k, (text, color) in enumerate(reversed(lines)):
+        fig.text(0.01, 0.03 + 0.14 * k, text, fontsize=7, color=color, ha="left", va="bottom", transform=tr,
+                 wrap=False)

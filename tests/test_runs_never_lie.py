@@ -18,6 +18,7 @@ import pytest
 
 from descriptors.store.db import Store, StoreError, redact
 from descriptors.store.lock import StoreLock, StoreLocked, lock_path
+from descriptors.store.lock import holder as lock_holder
 
 CLI = [sys.executable, "-m", "descriptors.cli"]
 
@@ -93,6 +94,7 @@ def test_second_writer_refused_naming_holder_and_dead_lock_taken_over(tmp_path):
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(StoreLocked, match=f"pid {holder.pid}"):
             StoreLock(db).acquire()
+        assert lock_holder(db)["pid"] == holder.pid  # what `no3rr status` reports as running
         t0 = time.time()
         r = subprocess.run(CLI + ["screen", str(_spec(tmp_path)), "--out", str(db.parent), "--no-progress"],
                            capture_output=True, text=True, timeout=60)
@@ -104,6 +106,7 @@ def test_second_writer_refused_naming_holder_and_dead_lock_taken_over(tmp_path):
         holder.wait()
     # the holder died without releasing: its lock file is still there and is taken over
     assert str(holder.pid) in lock_path(db).read_text()
+    assert lock_holder(db) is None  # stopped, not running
     lock = StoreLock(db).acquire()
     assert lock.taken_over["pid"] == holder.pid
     assert str(os.getpid()) in lock_path(db).read_text()
@@ -414,3 +417,15 @@ def test_two_screens_started_together_one_computes(tmp_path):
     assert "in use by another screen" in refused and "pid" in refused
     rows = _rows(out / "screen.db")
     assert len({r["job_id"] for r in rows}) == len(rows) == len(json.loads((out / "plan.json").read_text())["jobs"])
+
+
+@pytest.mark.slow  # four screen start-ups with faults, then a final one: ~1 min on 2 cores
+def test_fault_injection_short(tmp_path, small_screen_out):
+    """benchmarks/faults.py, shorter: kill the driver, kill a worker, Ctrl-C; the end state equals an
+    uninterrupted (serial) run's within 1e-4 eV, one row per job, no failure, no process left."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.faults import rows, run_faults
+
+    reference = {r["job_id"]: r["energy"] for r in rows(small_screen_out / "screen.db")}
+    res = run_faults(tmp_path, SPEC, rounds=3, seed=5, window=(1.5, 6.0), reference=reference)
+    assert res["ok"], res

@@ -58,7 +58,10 @@ def summarize(out: str | Path, db: str | None = None) -> dict[str, Any]:
             failed.setdefault(r.get("reason") or "unknown", []).append(entry)
         else:
             pending.append(entry)
+    from descriptors.store.lock import holder
+
     return {
+        "running": None if store.is_url else holder(db),  # the screen writing now (host, pid), if any
         "name": plan.get("name"),
         "db": redact(db),
         "calculator": plan.get("calculator"),
@@ -116,7 +119,11 @@ def format_status(s: dict[str, Any], show: int = 10) -> str:
             lines.append(f"  {e['label']}  job {e['job_id']}")
         if len(s["pending"]) > show:
             lines.append(f"  ... and {len(s['pending']) - show} more")
-    if not s["complete"]:
+    if s.get("running"):
+        r = s["running"]
+        lines.append(f"running now: a screen on host {r.get('host')}, pid {r.get('pid')}, since {r.get('started')} "
+                     "is writing to this store (pending jobs are in its queue)")
+    elif not s["complete"]:
         lines.append("the screen has not finished planning (it stopped at stage "
                      f"{s['stages'][-1] if s['stages'] else 'start'!r}); later stages are planned when it "
                      "continues: re-run `no3rr screen SPEC` (stored jobs are not recomputed)")

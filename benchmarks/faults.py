@@ -80,14 +80,21 @@ def _workers(pid: int) -> list[int]:
     """The pool's worker processes: grandchildren of the driver (driver -> fork server -> workers)."""
     import psutil
 
+    out = []
     try:
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)
-                if c.ppid() != pid and "forkserver" in " ".join(c.cmdline())]
+        children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+    for c in children:
+        try:
+            if c.ppid() != pid and "forkserver" in " ".join(c.cmdline()) and c.status() != psutil.STATUS_ZOMBIE:
+                out.append(c.pid)
+        except psutil.Error:  # exited meanwhile
+            pass
+    return out
 
 
-def run_faults(workdir: Path, spec_text: str = SPEC, rounds: int = 5, seed: int = 12, window: tuple = (2.0, 12.0),
+def run_faults(workdir: Path, spec_text: str = SPEC, rounds: int = 5, seed: int = 12, window: tuple = (2.0, 20.0),
                reference: dict[str, float] | None = None, log=lambda m: None) -> dict[str, Any]:
     """Inject ``rounds`` faults into one screen, resume, and compare with an uninterrupted run."""
     rng = random.Random(seed)
@@ -100,8 +107,9 @@ def run_faults(workdir: Path, spec_text: str = SPEC, rounds: int = 5, seed: int 
     events = []
     for i in range(rounds):
         fault = FAULTS[i % len(FAULTS)] if i < len(FAULTS) else rng.choice(FAULTS)
-        p = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True)
+        err_file = workdir / f"round{i}.stderr"
+        with open(err_file, "w") as fh:  # a file, not a pipe: the wait is for the driver only
+            p = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=fh)
         t_fault = time.time() + rng.uniform(*window)
         while time.time() < t_fault and p.poll() is None:
             seen |= _children(p.pid)
@@ -114,7 +122,9 @@ def run_faults(workdir: Path, spec_text: str = SPEC, rounds: int = 5, seed: int 
         if fault == "kill-driver":
             os.kill(p.pid, signal.SIGKILL)
         elif fault == "kill-worker":
-            ws = _workers(p.pid)
+            t_end = time.time() + 30
+            while not (ws := _workers(p.pid)) and time.time() < t_end and p.poll() is None:
+                time.sleep(0.05)  # the pool starts with the first job
             if ws:
                 os.kill(rng.choice(ws), signal.SIGKILL)
             else:
@@ -125,9 +135,11 @@ def run_faults(workdir: Path, spec_text: str = SPEC, rounds: int = 5, seed: int 
             time.sleep(rng.uniform(0.5, 2.0))
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGINT)
-        _, err = p.communicate(timeout=60)
+        t_stop = time.time()
+        p.wait(timeout=120)
+        err = err_file.read_text(errors="replace")
         events.append({"round": i, "fault": fault, "rows_before": n_before, "exit": p.returncode,
-                       "stderr_tail": err.strip().splitlines()[-1:] if err else []})
+                       "stop_s": round(time.time() - t_stop, 2), "stderr_tail": err.strip().splitlines()[-1:]})
         log(f"round {i}: {fault}, {n_before} rows, exit {p.returncode}")
     final = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     time.sleep(2)  # workers of a SIGKILLed driver exit within their watchdog period (1 s)

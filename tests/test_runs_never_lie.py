@@ -429,3 +429,27 @@ def test_fault_injection_short(tmp_path, small_screen_out):
     reference = {r["job_id"]: r["energy"] for r in rows(small_screen_out / "screen.db")}
     res = run_faults(tmp_path, SPEC, rounds=3, seed=5, window=(1.5, 6.0), reference=reference)
     assert res["ok"], res
+
+
+def test_unreachable_postgres_and_failed_gas_references_are_one_line(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("psycopg2")
+    from descriptors.cli.main import main
+    from descriptors.engine import StageFailed
+
+    url = "postgresql://someone:hunter2@127.0.0.1:1/nodb"  # nothing listens on port 1
+    with pytest.raises(StoreError, match="cannot connect to the PostgreSQL server"):
+        Store(url)
+    assert main(["screen", str(_spec(tmp_path)), "--out", str(tmp_path / "o"), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "cannot connect" in err and "hunter2" not in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "plan.json").exists()
+
+    import descriptors.workflows.screen as screen_mod
+
+    def gas_fails(*a, **k):
+        raise StageFailed("gas-phase references with emt failed ('H2'); nothing else was computed")
+
+    monkeypatch.setattr(screen_mod, "run_screen", gas_fails)
+    assert main(["screen", str(_spec(tmp_path)), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gas-phase references" in err

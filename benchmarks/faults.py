@@ -95,7 +95,8 @@ def _workers(pid: int) -> list[int]:
 
 
 def run_faults(workdir: Path, spec_text: str = SPEC, rounds: int = 5, seed: int = 12, window: tuple = (2.0, 20.0),
-               reference: dict[str, float] | None = None, log=lambda m: None) -> dict[str, Any]:
+               reference: dict[str, float] | None = None, log=lambda m: None, faults: tuple = FAULTS
+               ) -> dict[str, Any]:
     """Inject ``rounds`` faults into one screen, resume, and compare with an uninterrupted run."""
     rng = random.Random(seed)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ def run_faults(workdir: Path, spec_text: str = SPEC, rounds: int = 5, seed: int 
     seen: set[int] = set()
     events = []
     for i in range(rounds):
-        fault = FAULTS[i % len(FAULTS)] if i < len(FAULTS) else rng.choice(FAULTS)
+        fault = faults[i % len(faults)] if i < len(faults) else rng.choice(faults)
         err_file = workdir / f"round{i}.stderr"
         with open(err_file, "w") as fh:  # a file, not a pipe: the wait is for the driver only
             p = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=fh)

@@ -87,6 +87,21 @@ def _state_path(traj_path: Path | None) -> Path | None:
     return None if traj_path is None else traj_path.with_suffix(".opt.json")
 
 
+def _atomic_dump(path: Path):
+    """The optimizer's ``dump``, written to a temporary file and renamed over the state file."""
+    import os
+
+    from ase.io.jsonio import write_json
+
+    def dump(data) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as fd:
+            write_json(fd, data)
+        os.replace(tmp, path)
+
+    return dump
+
+
 def _readable_state(path: Path | None) -> bool:
     if path is None or not path.is_file():
         return False
@@ -140,6 +155,8 @@ def relax(
             # restarted relaxation takes the same steps as one never interrupted
             kw = {"trajectory": str(traj_path), "append_trajectory": True, "restart": str(state)}
         dyn = Opt(work, logfile=None, **kw)
+        if traj_path is not None:
+            dyn.dump = _atomic_dump(state)  # a kill mid-write must not leave half a state (then: a reset)
         if progress is not None:
             def observe():
                 progress.update(steps=done + int(dyn.nsteps), energy=float(work.get_potential_energy()),

@@ -2,7 +2,8 @@
 
     python -m benchmarks [--quick] [--out FILE.json] [--only NAME[,NAME]] [--spec SPEC.toml]
 
-Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory.  Each figure is a
+Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory, faults (fault injection:
+benchmarks/faults.py).  Each figure is a
 ratio or a per-job number measured within one run, so that it survives a loaded machine; the
 load average (``os.getloadavg``) before and after every screen is in the JSON.
 """
@@ -26,7 +27,7 @@ from typing import Any
 from . import cases
 from .screens import REPO, measure_screen
 
-NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory")
+NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "faults")
 DEFAULT_OUT = REPO / "results" / "benchmarks.json"
 
 
@@ -305,6 +306,13 @@ def render(result: dict[str, Any]) -> str:
                         for r in run_list] +
                        [[r["label"], role, v["processes"], v["cpu_s"], v["peak_mb_max"]]
                         for r in run_list for role, v in r.get("other_processes", {}).items()])]
+    if "faults" in b:
+        f = b["faults"]
+        out += ["", f"Fault injection: {f['rounds']} faults ({', '.join(str(e['fault']) for e in f['events'])}), "
+                f"final exit {f['final_exit']}; {f['rows']} rows for {f['jobs_planned']} planned jobs "
+                f"({f['unique_jobs']} unique), {f['failed_rows']} failed, max |dE| vs an uninterrupted run "
+                f"{f['max_abs_diff_energy_eV']} eV over {f['compared']} jobs, processes left {f['processes_left']}: "
+                f"{'OK' if f['ok'] else 'FAILED'}"]
     return "\n".join(out)
 
 
@@ -339,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
-        for name in ("relax", "sites", "overhead", "parallel", "resume", "memory"):  # cheap in-process ones first
+        for name in ("relax", "sites", "overhead", "parallel", "resume", "memory", "faults"):  # cheap ones first
             if name not in names:
                 continue
             log(f"benchmark {name}")
@@ -347,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
                 result["benchmarks"][name] = bench_relax(args.quick, log)
             elif name == "sites":
                 result["benchmarks"][name] = bench_sites(args.quick, log)
+            elif name == "faults":
+                from .faults import run_faults
+
+                result["benchmarks"][name] = run_faults(workdir / "faults", rounds=3 if args.quick else 8, log=log)
             else:
                 result["benchmarks"][name] = globals()[f"bench_{name}"](run)
             _write(out, result, run, t0)  # a benchmark interrupted later keeps the figures so far

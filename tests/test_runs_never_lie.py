@@ -18,6 +18,7 @@ import pytest
 
 from descriptors.store.db import Store, StoreError, redact
 from descriptors.store.lock import StoreLock, StoreLocked, lock_path
+from descriptors.store.lock import holder as lock_holder
 
 CLI = [sys.executable, "-m", "descriptors.cli"]
 
@@ -93,6 +94,7 @@ def test_second_writer_refused_naming_holder_and_dead_lock_taken_over(tmp_path):
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(StoreLocked, match=f"pid {holder.pid}"):
             StoreLock(db).acquire()
+        assert lock_holder(db)["pid"] == holder.pid  # what `no3rr status` reports as running
         t0 = time.time()
         r = subprocess.run(CLI + ["screen", str(_spec(tmp_path)), "--out", str(db.parent), "--no-progress"],
                            capture_output=True, text=True, timeout=60)
@@ -104,6 +106,7 @@ def test_second_writer_refused_naming_holder_and_dead_lock_taken_over(tmp_path):
         holder.wait()
     # the holder died without releasing: its lock file is still there and is taken over
     assert str(holder.pid) in lock_path(db).read_text()
+    assert lock_holder(db) is None  # stopped, not running
     lock = StoreLock(db).acquire()
     assert lock.taken_over["pid"] == holder.pid
     assert str(os.getpid()) in lock_path(db).read_text()
@@ -414,3 +417,82 @@ def test_two_screens_started_together_one_computes(tmp_path):
     assert "in use by another screen" in refused and "pid" in refused
     rows = _rows(out / "screen.db")
     assert len({r["job_id"] for r in rows}) == len(rows) == len(json.loads((out / "plan.json").read_text())["jobs"])
+
+
+@pytest.mark.slow  # four screen start-ups with faults, then a final one: ~1 min on 2 cores
+def test_fault_injection_short(tmp_path, small_screen_out):
+    """benchmarks/faults.py, shorter: kill the driver, kill a worker, Ctrl-C; the end state equals an
+    uninterrupted (serial) run's within 1e-4 eV, one row per job, no failure, no process left."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.faults import rows, run_faults
+
+    reference = {r["job_id"]: r["energy"] for r in rows(small_screen_out / "screen.db")}
+    res = run_faults(tmp_path, SPEC, rounds=3, seed=5, window=(1.5, 6.0), reference=reference)
+    assert res["ok"], res
+
+
+def test_unreachable_postgres_and_failed_gas_references_are_one_line(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("psycopg2")
+    from descriptors.cli.main import main
+    from descriptors.engine import StageFailed
+
+    url = "postgresql://someone:hunter2@127.0.0.1:1/nodb"  # nothing listens on port 1
+    with pytest.raises(StoreError, match="cannot connect to the PostgreSQL server"):
+        Store(url)
+    assert main(["screen", str(_spec(tmp_path)), "--out", str(tmp_path / "o"), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "cannot connect" in err and "hunter2" not in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "plan.json").exists()
+
+    import descriptors.workflows.screen as screen_mod
+
+    def gas_fails(*a, **k):
+        raise StageFailed("gas-phase references with emt failed ('H2'); nothing else was computed")
+
+    monkeypatch.setattr(screen_mod, "run_screen", gas_fails)
+    assert main(["screen", str(_spec(tmp_path)), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gas-phase references" in err
+
+
+@pytest.mark.parametrize("optimizer", ["BFGS", "LBFGS"])
+def test_relaxation_interrupted_twice_ends_where_an_uninterrupted_one_does(tmp_path, optimizer):
+    """The optimizer state is saved with the trajectory: a resumed relaxation takes the same steps
+    (before, a restart reset the BFGS Hessian and ended up to 2e-4 eV away)."""
+    import numpy as np
+    from ase.build import add_adsorbate, fcc111
+    from ase.constraints import FixAtoms
+
+    from descriptors.calculators import CalculatorSetting
+    from descriptors.tasks import RelaxSettings
+    from descriptors.tasks.relax import relax
+
+    def slab():
+        s = fcc111("Cu", (2, 2, 3), a=3.61, vacuum=6.0)
+        s.pbc = True
+        add_adsorbate(s, "O", 1.5, "ontop")
+        s.set_constraint(FixAtoms(mask=s.get_tags() >= 3))
+        s.rattle(0.1, seed=1)
+        return s
+
+    class KilledAt(dict):  # the progress dict of a job whose worker dies after ``n`` steps
+        def __init__(self, n):
+            super().__init__()
+            self.n = n
+
+        def update(self, *a, **k):
+            super().update(*a, **k)
+            if self.get("steps", 0) >= self.n:
+                raise KeyboardInterrupt
+
+    emt, rs = CalculatorSetting("emt"), RelaxSettings(optimizer, 0.02, 300)
+    ref = relax(slab(), emt, rs, trajectory=tmp_path / "ref.traj")
+    traj = tmp_path / "cut.traj"
+    for n in (4, 11):
+        with pytest.raises(KeyboardInterrupt):
+            relax(slab(), emt, rs, trajectory=traj, progress=KilledAt(n))
+    res = relax(slab(), emt, rs, trajectory=traj)
+    assert res.extra["restarted_from_step"] == 11 and res.steps == ref.steps
+    assert abs(res.energy - ref.energy) < 1e-9
+    assert np.abs(res.atoms.positions - ref.atoms.positions).max() < 1e-9
+    assert not traj.with_suffix(".opt.json").exists()  # the state file goes with the finished job

@@ -1,5 +1,32 @@
-"""Command line: ``no3rr screen|status|analyze|lookup|validate|build|list|calculators``."""
+"""Command line: ``no3rr screen|status|analyze|lookup|validate|build|list|calculators``.
 
-from descriptors.cli.main import build_parser, main
+``main`` here is the program's entry point: it imports the commands (half a second) with Ctrl-C and
+SIGTERM turned into a quiet exit 130 / 143, then runs ``cli.main.main``, which handles them itself.
+"""
+
+import signal
+import sys
+import threading
 
 __all__ = ["build_parser", "main"]
+
+
+def build_parser():
+    from descriptors.cli.main import build_parser as _build
+
+    return _build()
+
+
+def main(argv=None) -> int:
+    early = threading.current_thread() is threading.main_thread()
+    if early:
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in old:
+            signal.signal(s, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        from descriptors.cli.main import main as _main
+    finally:
+        if early:
+            for s, h in old.items():
+                signal.signal(s, h)
+    return _main(argv)

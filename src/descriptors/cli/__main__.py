@@ -1,5 +1,5 @@
 import sys
 
-from descriptors.cli.main import main
+from descriptors.cli import main
 
 sys.exit(main())

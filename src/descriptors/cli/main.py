@@ -30,10 +30,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    import signal
+
+    from descriptors.engine import Interrupted, exit_code
+
+    def _term(signum, frame):  # SIGTERM before a screen installs its own handlers: same as Ctrl-C
+        raise Interrupted(signum)
+
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _term)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt as e:  # before or after the work (the screen handles its own): nothing recorded
+        print(f"\ninterrupted ({'SIGTERM' if getattr(e, 'signum', 2) == signal.SIGTERM else 'SIGINT'})",
+              file=sys.stderr)
+        return exit_code(e)
     except BrokenPipeError:  # `no3rr status OUT | head`: the reader left; not an error
         import os
 

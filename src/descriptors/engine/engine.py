@@ -225,15 +225,17 @@ class Engine:
                 running = min(len(left), self.executor.slots())
                 lost: list[tuple[Job, BaseException, float]] = []
                 for fut in finished:
-                    job, t_submit = submitted.pop(fut)
+                    job, t_submit = submitted[fut]
                     try:
                         outcome = fut.result()
                     except Exception as err:  # the worker died or the executor could not run the job
+                        del submitted[fut]
                         lost.append((job, err, t_submit))
                         continue
                     if getattr(self.executor, "restarts", None):
                         self.executor.restarts = 0  # a worker delivered: the pool is healthy
-                    self._record(job, outcome, postprocess)
+                    self._record(job, outcome, postprocess)  # an interrupt here rolls the write back ...
+                    del submitted[fut]  # ... and the except clause below records it again
                     tick(outcome.ok, running)
                 if lost:
                     self._resubmit(lost, attempts, submitted, submit, postprocess, tick, running)

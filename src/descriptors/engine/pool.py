@@ -84,13 +84,25 @@ class LocalPool:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=_worker_init,
                                             initargs=(os.getpid(), self.threads))
+            self._fresh = True
 
     def submit(self, job_id, kind, atoms, setting, relax_settings, traj_dir) -> Future:
         from descriptors.engine.executors import worker_entry
 
         self.start()
-        return self.pool.submit(worker_entry, job_id, kind, atoms, setting, relax_settings,
-                                None if traj_dir is None else str(traj_dir), self.threads)
+        args = (worker_entry, job_id, kind, atoms, setting, relax_settings,
+                None if traj_dir is None else str(traj_dir), self.threads)
+        if not getattr(self, "_fresh", False) or threading.current_thread() is not threading.main_thread():
+            return self.pool.submit(*args)
+        # the first submit starts the fork server, the resource tracker and the workers: they are born
+        # with SIGINT ignored (kept across exec), so a Ctrl-C to the process group during their start-up
+        # is the driver's alone, not a traceback from a helper process
+        self._fresh = False
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return self.pool.submit(*args)
+        finally:
+            signal.signal(signal.SIGINT, old)
 
     def slots(self) -> int:
         return self.workers

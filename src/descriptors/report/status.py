@@ -58,12 +58,17 @@ def summarize(out: str | Path, db: str | None = None) -> dict[str, Any]:
             failed.setdefault(r.get("reason") or "unknown", []).append(entry)
         else:
             pending.append(entry)
+    from descriptors.store.lock import holder
+
+    lock = None if store.is_url else holder(db)  # the screen holding the write lock now, if any
+    running = (f"pid {lock.get('pid')} on {lock.get('host')}" + (f", since {lock['started']}" if lock.get("started")
+                                                                  else "")) if lock else _running(plan)
     return {
+        "running": running,  # '' when no screen is writing to this store
         "name": plan.get("name"),
         "db": redact(db),
         "calculator": plan.get("calculator"),
         "complete": bool(plan.get("complete")),
-        "running": _running(plan),
         "stages": plan.get("stages", []),
         "planned": len(plan["jobs"]),
         "done": done,
@@ -140,7 +145,7 @@ def format_status(s: dict[str, Any], show: int = 10) -> str:
             lines.append(f"  {e['label']}  job {e['job_id']}")
         if len(s["pending"]) > show:
             lines.append(f"  ... and {len(s['pending']) - show} more")
-    if not s["complete"] and s.get("running"):
+    if s.get("running"):
         lines.append(f"the screen is RUNNING ({s['running']}, stage {s['stages'][-1] if s['stages'] else 'start'!r}); "
                      "pending jobs are being computed: run `no3rr status` again later")
     elif not s["complete"]:

@@ -21,7 +21,7 @@ import socket
 import time
 from pathlib import Path
 
-__all__ = ["StoreLock", "StoreLocked", "lock_path"]
+__all__ = ["StoreLock", "StoreLocked", "lock_path", "holder"]
 
 
 class StoreLocked(RuntimeError):
@@ -41,6 +41,29 @@ def _holder_text() -> str:
 def _describe(info: dict) -> str:
     return f"host {info.get('host', '?')}, pid {info.get('pid', '?')}" + (
         f", since {info['started']}" if info.get("started") else "")
+
+
+def holder(db_path: str | Path) -> dict | None:
+    """Host and pid of the screen writing to a SQLite store now, or None (read-only: creates nothing)."""
+    import fcntl
+
+    path = lock_path(db_path)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return json.loads(os.pread(fd, 4096, 0).decode(errors="replace"))
+            except ValueError:
+                return {"host": "?", "pid": "?"}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 class StoreLock:

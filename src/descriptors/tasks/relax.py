@@ -83,6 +83,38 @@ def _restart_from(path: Path, atoms: Atoms) -> tuple[Atoms, int]:
     return start, len(ok) - 1
 
 
+def _state_path(traj_path: Path | None) -> Path | None:
+    return None if traj_path is None else traj_path.with_suffix(".opt.json")
+
+
+def _atomic_dump(path: Path):
+    """The optimizer's ``dump``, written to a temporary file and renamed over the state file."""
+    import os
+
+    from ase.io.jsonio import write_json
+
+    def dump(data) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as fd:
+            write_json(fd, data)
+        os.replace(tmp, path)
+
+    return dump
+
+
+def _readable_state(path: Path | None) -> bool:
+    if path is None or not path.is_file():
+        return False
+    try:
+        from ase.io.jsonio import read_json
+
+        with open(path) as fd:
+            read_json(fd)
+        return True
+    except Exception:
+        return False
+
+
 def relax(
     atoms: Atoms,
     setting: CalculatorSetting,
@@ -101,10 +133,13 @@ def relax(
     t0 = time.perf_counter()
     start, done = atoms, 0
     traj_path = Path(trajectory) if trajectory else None
+    state = _state_path(traj_path)
     if traj_path is not None and settings.steps > 0:
         traj_path.parent.mkdir(parents=True, exist_ok=True)
         if traj_path.exists():
             start, done = _restart_from(traj_path, atoms)
+        if not done or not _readable_state(state):
+            state.unlink(missing_ok=True)  # no restart point, or a state file cut short by a kill
     work = start.copy()
     work.calc = make_calculator(setting, atoms=work)
     info = {"restarted_from_step": done} if done else {}
@@ -116,8 +151,12 @@ def relax(
         Opt = _optimizer(settings.optimizer)
         kw = {}
         if traj_path is not None:
-            kw = {"trajectory": str(traj_path), "append_trajectory": True}
+            # the optimizer's state (BFGS Hessian, FIRE velocities, ...) is saved after every step, so a
+            # restarted relaxation takes the same steps as one never interrupted
+            kw = {"trajectory": str(traj_path), "append_trajectory": True, "restart": str(state)}
         dyn = Opt(work, logfile=None, **kw)
+        if traj_path is not None:
+            dyn.dump = _atomic_dump(state)  # a kill mid-write must not leave half a state (then: a reset)
         if progress is not None:
             def observe():
                 progress.update(steps=done + int(dyn.nsteps), energy=float(work.get_potential_energy()),
@@ -126,6 +165,8 @@ def relax(
         remaining = max(settings.steps - done, 0)
         converged = bool(dyn.run(fmax=settings.fmax, steps=remaining))
         nsteps = done + int(dyn.nsteps)
+    if state is not None:
+        state.unlink(missing_ok=True)
     energy = float(work.get_potential_energy())
     forces = work.get_forces(apply_constraint=False)
     fmax = max_force(work)

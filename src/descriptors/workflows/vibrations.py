@@ -79,7 +79,15 @@ def run_vibrations_for_db(db: str | Path, progress: bool = True, engine=None, us
         rs = gas.data.get("relax") or {}
         engine = Engine(store, setting, RelaxSettings(**rs) if rs else RelaxSettings(), workers=1, progress=progress)
     jobs = plan_screen_vibrations(engine.store, engine.setting, use_flagged)
-    engine.run(jobs, "vibrations")
+    stored = engine.store.statuses()
+    if all(j.id in stored for j in jobs):
+        return len(jobs)  # all stored: read only, no lock taken
+    # this writes to the store: one writer at a time (store/lock.py), and Ctrl-C records nothing cut short
+    from descriptors.engine import interrupts
+    from descriptors.store import StoreLock
+
+    with interrupts(), StoreLock(engine.store.location, is_url=engine.store.is_url):
+        engine.run(jobs, "vibrations")
     return len(jobs)
 
 

@@ -3,7 +3,6 @@ spin, identities, install errors, `no3rr calculators`, and the pw.x / VASP input
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np

@@ -100,8 +100,8 @@ def test_fidelity_report_on_an_emt_to_xtb_verify_store(tmp_path, capsys):
     # the same numbers from the verify workflow's own site table
     with open(tmp_path / "verify_sites.csv") as fh:
         sites = [r for r in csv.DictReader(fh) if r["status"] != "failed" and r["excluded"] == "False"]
-    cheap_flagged = {r["job_id"] for r in csv.DictReader(open(tmp_path / "adsorption_sites.csv"))
-                     if r["excluded"] == "True"} if (tmp_path / "adsorption_sites.csv").exists() else set()
+    with open(tmp_path / "all_sites.csv") as fh:  # the cheap level's sites
+        cheap_flagged = {r["job_id"] for r in csv.DictReader(fh) if r["excluded"] == "True"}
     d = np.array([float(r["E_ads_eV"]) - float(r["cheap_E_ads_eV"]) for r in sites
                   if r["cheap_job"] not in cheap_flagged])
     assert p["compared"] == len(d)

@@ -95,10 +95,14 @@ def level_rows(store: Store) -> tuple[dict[str, Level], dict[str, dict[str, Plac
     levels: dict[str, Level] = {}
     places: dict[str, dict[str, Placement]] = {}
     for r in rows:
-        h = r.get("calc_hash")
+        # a level is a calculator setting and, for a verify level, its mode (single points on the
+        # cheap geometry and relaxations from it are different numbers)
+        mode = ((r.data or {}).get("recipe") or {}).get("mode", "") if r.get("cheap_job") else ""
+        h = f"{r.get('calc_hash')}:{mode}"
         if h not in levels:
             name, version = r.get("calc"), str(r.get("calc_version", ""))
-            levels[h] = Level(h, name, version, _fidelity(name), f"{name} {version}".strip())
+            label = f"{name} {version}".strip() + (f" ({mode})" if mode else "")
+            levels[h] = Level(r.get("calc_hash"), name, version, _fidelity(name), label)
         failed = r.get("status") == STATUS_FAILED or r.get("e_ads") is None
         e = None if failed else float(r.get("e_ads"))
         if e is not None and not math.isfinite(e):
@@ -110,7 +114,7 @@ def level_rows(store: Store) -> tuple[dict[str, Level], dict[str, dict[str, Plac
     names = [lv.label for lv in levels.values()]
     for h, lv in list(levels.items()):
         if names.count(lv.label) > 1:
-            levels[h] = Level(h, lv.name, lv.version, lv.fidelity, f"{lv.label} [{h[:8]}]")
+            levels[h] = Level(lv.calc_hash, lv.name, lv.version, lv.fidelity, f"{lv.label} [{h[:8]}]")
     return levels, places
 
 

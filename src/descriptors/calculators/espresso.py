@@ -232,6 +232,7 @@ register(CalculatorInfo(
     local=frozenset({"pseudo_dir", "command", "workdir"}),
     validate=_espresso_validate,
     elements_fix="add a UPF file for each to calculator.params.pseudopotentials",
-    elements_text="those given in calculator.params.pseudopotentials",
+    elements_text=("those in calculator.params.pseudopotentials; default (Debian): "
+                   + ", ".join(DEBIAN_PSEUDOPOTENTIALS)),
     missing=_espresso_missing,
 ))

@@ -228,7 +228,7 @@ def parity_plot(cheap: dict[str, Placement], expensive: dict[str, Placement], st
     ax.set_xlabel(f"E_ads {st.cheap} (eV)")
     ax.set_ylabel(f"E_ads {st.expensive} (eV)")
     ax.set_aspect("equal", adjustable="box")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="best", framealpha=0.8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

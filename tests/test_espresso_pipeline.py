@@ -97,7 +97,7 @@ def test_espresso_screen_killed_and_resumed(tmp_path):
     while time.time() < t_end and p.poll() is None:
         stored = {r.job_id for r in Store(db).select()} if db.exists() else set()
         for t in traj_dir.glob("*.traj") if traj_dir.exists() else []:
-            if t.stem not in stored and _frames(t) >= 2 and len(stored) >= 6:  # gas + clean done
+            if t.stem not in stored and _frames(t) >= 2:  # a relaxation that has taken a step
                 killed_in = t.stem
                 break
         if killed_in:

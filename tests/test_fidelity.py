@@ -67,8 +67,8 @@ def test_fidelity_command_bad_input(tmp_path, capsys):
     assert "--reference" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_fidelity_report_on_an_emt_to_xtb_verify_store(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def verify_store(tmp_path_factory):
     try:
         import tblite.ase  # noqa: F401
         have = True
@@ -87,7 +87,14 @@ def test_fidelity_report_on_an_emt_to_xtb_verify_store(tmp_path, capsys):
                                                                  "max_iterations": 300}},
                    "top_k": 1, "mode": "single-point", "all": True},
     })
+    tmp_path = tmp_path_factory.mktemp("fidelity")
     res = run_screen(spec, out=tmp_path, workers=1, engine="serial", progress=False, quiet=True)
+    return tmp_path, res
+
+
+@pytest.mark.slow
+def test_fidelity_report_on_an_emt_to_xtb_verify_store(verify_store, capsys):
+    tmp_path, res = verify_store
     ref = tmp_path / "ref.csv"
     ref.write_text("# made-up reference to exercise the table\ncatalyst,adsorbate,energy\n"
                    "Cu(111),O,-1.2\nAg(111),O,-0.4\nCu(111),H,-0.2\nAg(111),H,0.1\n")
@@ -118,3 +125,42 @@ def test_fidelity_report_on_an_emt_to_xtb_verify_store(tmp_path, capsys):
     assert png.endswith(".png") and (tmp_path / "fidelity" / png.split("/")[-1]).stat().st_size > 10_000
     assert "AdsorbML success" in text and "against the reference" in text
     assert set(report["reference"]["levels"]) == {p["cheap"], p["expensive"]}
+
+
+@pytest.mark.slow
+def test_training_set_is_every_expensive_frame_split_by_catalyst(verify_store, tmp_path):
+    from descriptors.store.db import Store
+    from descriptors.workflows.finetune_data import write_training_set
+
+    out, _ = verify_store
+    store = Store(out / "screen.db")
+    ts = write_training_set(store, tmp_path / "ft", out / "trajectories")
+    assert ts.train_catalysts and ts.validation_catalysts
+    assert not set(ts.train_catalysts) & set(ts.validation_catalysts)
+    from ase.io import read
+
+    train = read(ts.files["train"], index=":")
+    val = read(ts.files["validation"], index=":")
+    rows = {r.get("job_id"): r for r in store.select() if r.get("calc_hash") == ts.calc_hash and r.status != "failed"}
+    from descriptors.tasks.relax import read_trajectory
+
+    def n_frames(jid):
+        t = out / "trajectories" / f"{jid}.traj"
+        return max(1, len(read_trajectory(t))) if t.is_file() else 1
+
+    # one frame per single point, every step of a relaxation (the gas references relax)
+    assert len(train) + len(val) == sum(n_frames(j) for j in rows)
+    assert {f.info["catalyst"] for f in val} == set(ts.validation_catalysts)  # never a training catalyst
+    assert "gas" in {f.info["catalyst"] for f in train}
+    last = {}
+    for f in train + val:
+        last[f.info["job_id"]] = f
+        r = rows[f.info["job_id"]]
+        if r.steps == 0:
+            assert f.get_potential_energy() == pytest.approx(r.energy, abs=1e-6)
+            assert np.allclose(f.get_forces(apply_constraint=False), r.toatoms().get_forces(apply_constraint=False),
+                               atol=1e-6)  # raw forces: those on fixed atoms are labels too
+    for jid, f in last.items():  # the last frame of a relaxation is its stored result
+        assert f.get_potential_energy() == pytest.approx(rows[jid].energy, abs=1e-6)
+    # the set's hash is reproducible
+    assert write_training_set(store, tmp_path / "ft2", out / "trajectories").sha256 == ts.sha256

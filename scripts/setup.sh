@@ -38,6 +38,13 @@ done
 for pkg in g++ libxc-dev libopenblas-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || APT_PACKAGES+=("$pkg")
 done
+# Quantum ESPRESSO: pw.x 6.7 (OpenMPI build) and quantum-espresso-data, whose pseudopotentials in
+# /usr/share/espresso/pseudo are the espresso calculator's default table (calculators/espresso.py).
+# quantum-espresso pulls in the mpicc/mpic++ wrappers but not mpi.h: GPAW's pip build then sees
+# mpicc, compiles with MPI and fails on 'mpi.h: No such file'; libopenmpi-dev provides it.
+for pkg in quantum-espresso quantum-espresso-data libopenmpi-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || APT_PACKAGES+=("$pkg")
+done
 # --- end section: dft ---
 # --- section: report (headless Chromium renders the HTML report in tests/test_html_report.py) ---
 dpkg -s chromium >/dev/null 2>&1 || APT_PACKAGES+=(chromium)

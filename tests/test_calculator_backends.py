@@ -3,7 +3,6 @@ spin, identities, install errors, `no3rr calculators`, and the pw.x / VASP input
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -105,8 +104,8 @@ def test_bad_params_name_the_field():
         CalculatorSetting("vasp", {"xc": "b3lyp"})
     with pytest.raises(ValueError, match="calculator.params.kpts"):
         CalculatorSetting("vasp", {"kpts": [4, 4]})
-    with pytest.raises(ValueError, match="calculator.params.pseudopotentials"):
-        CalculatorSetting("espresso", {})
+    with pytest.raises(ValueError, match="calculator.params.pseudopotentials.*Cu.pbe-kjpaw.UPF"):
+        CalculatorSetting("espresso", {"pseudopotentials": {}})
     with pytest.raises(ValueError, match="calculator.params.encut"):
         CalculatorSetting("vasp", {"encut": -1})
 
@@ -184,8 +183,8 @@ def _pw_input(setting, atoms):
 
 
 def test_espresso_input_is_what_a_practitioner_writes(tmp_path):
-    for el in ("Ni", "Cu", "H", "O"):
-        (tmp_path / f"{el}.UPF").write_text("fake")
+    for el, z in (("Ni", 18.0), ("Cu", 11.0), ("H", 1.0), ("O", 6.0)):
+        (tmp_path / f"{el}.UPF").write_text(f'<PP_HEADER element="{el}" z_valence="{z:.6e}"/>')
     pp = {el: f"{el}.UPF" for el in ("Ni", "Cu", "H", "O")}
     s = CalculatorSetting("espresso", {"pseudopotentials": pp, "pseudo_dir": str(tmp_path),
                                        "workdir": str(tmp_path / "scratch")})
@@ -195,7 +194,10 @@ def test_espresso_input_is_what_a_practitioner_writes(tmp_path):
     assert c["calculation"] == "scf" and c["tprnfor"] is True and c["pseudo_dir"] == str(tmp_path)
     assert sy["input_dft"] == "rpbe" and sy["ecutwfc"] == 40.0 and sy["ecutrho"] == 320.0
     assert sy["occupations"] == "smearing" and sy["smearing"] == "mv" and sy["degauss"] == 0.01
-    assert sy["nspin"] == 2 and "starting_magnetization(1)" in sy  # Ni: spin-polarised
+    assert sy["nspin"] == 2  # Ni: spin-polarised, starting_magnetization as a fraction of Z_valence
+    mags = [v for k, v in sy.items() if k.startswith("starting_magnetization")]
+    assert max(mags) == pytest.approx(2.0 / 18.0, abs=1e-4)  # Ni Hund moment 2 (ase.data) / 18 valence e
+    assert el["mixing_mode"] == "local-TF"
     # dipole correction along z with the sawtooth turning over inside the vacuum
     assert c["tefield"] is True and c["dipfield"] is True and sy["edir"] == 3 and sy["eamp"] == 0.0
     z = slab.get_scaled_positions()[:, 2]
@@ -215,21 +217,20 @@ def test_espresso_input_is_what_a_practitioner_writes(tmp_path):
     text_m, nl_m, _ = _pw_input(s, gas_molecule("H2O", box=8.0))
     assert "K_POINTS automatic\n1 1 1  0 0 0" in text_m
     assert "tefield" not in nl_m["control"] and nl_m["system"]["degauss"] == 0.001
+    assert nl_m["electrons"]["mixing_mode"] == "plain"
     # machine-specific: a missing pseudopotential file is a clear error
     with pytest.raises(CalculatorUnavailableError, match="Ni.UPF not found"):
         (tmp_path / "Ni.UPF").unlink()
         make_calculator(s, atoms=slab.copy())
 
 
-@pytest.mark.skipif(espresso._espresso_missing() is not None or not os.environ.get("ESPRESSO_PSEUDO"),
-                    reason="pw.x and ESPRESSO_PSEUDO not available (not required in CI)")
+@pytest.mark.slow
 def test_espresso_runs_when_present(tmp_path):
-    pseudo = Path(os.environ["ESPRESSO_PSEUDO"])
-    upf = sorted(p.name for p in pseudo.iterdir() if p.name.lower().startswith("h.") or p.name.lower().startswith("h_"))
-    if not upf:
-        pytest.skip("no H pseudopotential in ESPRESSO_PSEUDO")
-    s = CalculatorSetting("espresso", {"pseudopotentials": {"H": upf[0]}, "workdir": str(tmp_path), "ecutwfc": 25.0,
-                                       "ecutrho": 200.0})
+    from conftest import require
+
+    require(espresso._espresso_missing() is None and espresso._pseudo_dir({}) is not None, "pw.x",
+            espresso.ESPRESSO_INSTALL)
+    s = CalculatorSetting("espresso", {"xc": "pbe", "workdir": str(tmp_path), "ecutwfc": 25.0, "ecutrho": 200.0})
     h2 = gas_molecule("H2", box=6.0)
     h2.calc = make_calculator(s, atoms=h2)
     e = h2.get_potential_energy()

@@ -40,8 +40,12 @@ def _plain_gpaw(atoms, kpts, width):
     from gpaw import GPAW, FermiDirac
 
     a = atoms.copy()
+    dipole = {}
+    if kpts != (1, 1, 1):  # the slabs: dipole-layer correction, which needs a non-periodic z
+        a.pbc = (True, True, False)
+        dipole = {"poissonsolver": {"dipolelayer": "xy"}}
     a.calc = GPAW(mode="lcao", basis="dzp", xc="RPBE", h=0.3, kpts={"size": kpts, "gamma": True},
-                  occupations=FermiDirac(width), txt=None)
+                  occupations=FermiDirac(width), txt=None, **dipole)
     return a.get_potential_energy()
 
 
@@ -122,3 +126,19 @@ def test_dband_is_refused_for_calculators_without_a_dos():
     assert dband_jobs([object()], None, CalculatorSetting("emt")) == []
     with pytest.raises(ValueError, match="needs 'gpaw'"):
         dband_job(_cu111(False), CalculatorSetting("emt"))
+
+
+def test_gpaw_slab_gets_the_dipole_layer_and_a_molecule_does_not():
+    """Slabs with vacuum along z: GPAW's dipole-layer correction, with z made non-periodic on the
+    working copy (GPAW requires it); a molecule in a box and a bulk cell get neither."""
+    from ase.build import bulk
+
+    setting = CalculatorSetting("gpaw", LCAO)
+    slab = _cu111(True)
+    calc = make_calculator(setting, atoms=slab)
+    assert "dipolelayer='xy'" in repr(calc.parameters.poissonsolver)
+    assert tuple(slab.pbc) == (True, True, False)
+    for other in (gas_molecule("H2", box=8.0), bulk("Cu", "fcc", a=3.63, cubic=True)):
+        pbc = tuple(other.pbc)
+        calc = make_calculator(setting, atoms=other)
+        assert "dipolelayer" not in repr(calc.parameters.poissonsolver) and tuple(other.pbc) == pbc

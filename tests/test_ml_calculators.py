@@ -77,3 +77,77 @@ def test_ml_weights_ship_inside_the_package():
             path = ml.shipped_checkpoint(name, model)
             assert path.is_file() and path.stat().st_size > 1_000_000
             assert f"site-packages/{name}/" in str(path) or f"/{name}/" in str(path)
+
+
+@pytest.mark.parametrize("name", ["chgnet", "sevenn"])
+def test_ml_screen_with_a_relaxed_lattice_offline(name, no_network, tmp_path):
+    """The whole pipeline on an ML potential with lattice_constant = 'relaxed' (EOS fit, clean slab,
+    gas references, an adsorbate): every row stored as float64, which ase.db encodes; the EOS fit
+    lands near the ML potential's own Cu lattice constant (PBE-like, 3.6-3.7 A)."""
+    import numpy as np
+
+    from descriptors.specs import parse_spec
+    from descriptors.store.db import Store
+    from descriptors.workflows.screen import run_screen
+
+    _need(name)
+    spec = parse_spec({
+        "name": f"ml-relaxed-{name}", "adsorbates": ["H"],
+        "catalysts": [{"type": "slab", "metals": ["Cu"], "facets": ["111"], "size": [2, 2], "layers": 3,
+                       "fixed_layers": 1, "vacuum": 6.0, "lattice_constant": "relaxed"}],
+        "placement": {"site_kinds": ["hollow"]},
+        "calculator": {"name": name}, "relax": {"optimizer": "BFGS", "fmax": 0.1, "steps": 60},
+        "execution": {"workers": 1},
+    })
+    run_screen(spec, out=tmp_path, progress=False, quiet=True, engine="serial")
+    rows = list(Store(tmp_path / "screen.db").select())
+    kinds = {r.kind for r in rows} if hasattr(rows[0], "kind") else None
+    assert all(r.status in ("ok", "unconverged") for r in rows), [(r.status, r.error) for r in rows]
+    bulk = [r for r in rows if r.data.get("eos_energies")]
+    assert len(bulk) == 1 and len(bulk[0].data["eos_energies"]) == 7
+    assert all(type(e) is float for e in bulk[0].data["eos_energies"])
+    a = bulk[0].toatoms().cell.lengths()[0] * np.sqrt(2)  # primitive fcc cell: a/sqrt(2)
+    assert 3.55 < a < 3.75, a
+    assert len(rows) >= 4, kinds  # bulk, clean, gas (H2 at least), adsorbate(s)
+    for r in rows:
+        assert r.toatoms().get_forces().dtype == np.float64
+
+
+def test_float32_results_become_float64_where_made():
+    _need("chgnet")
+    from ase.build import bulk
+
+    cu = bulk("Cu", "fcc", a=3.6)
+    cu.calc = make_calculator(CalculatorSetting("chgnet"), atoms=cu)
+    assert type(cu.get_potential_energy()) is float
+    assert cu.get_forces().dtype.name == "float64"
+
+
+def test_sevenn_models_and_fidelity_channels(no_network):
+    _need("sevenn")
+    from ase.build import bulk
+
+    with pytest.raises(ValueError, match=r"calculator.params.modal.*\['PBE', 'R2SCAN'\]"):
+        CalculatorSetting("sevenn", {"model": "7net-MF-0"})
+    with pytest.raises(ValueError, match="calculator.params.modal: '7net-0' has one fidelity"):
+        CalculatorSetting("sevenn", {"modal": "PBE"})
+    with pytest.raises(ValueError, match="calculator.params.model.*7net-l3i5"):
+        CalculatorSetting("sevenn", {"model": "7net-omat"})
+    e = {}
+    for params in ({"model": "7net-MF-0", "modal": "PBE"}, {"model": "7net-MF-0", "modal": "R2SCAN"},
+                   {"model": "7net-l3i5"}, {}):
+        s = CalculatorSetting("sevenn", params)
+        cu = bulk("Cu", "fcc", a=3.6)
+        cu.calc = make_calculator(s, atoms=cu)
+        e[s.hash] = cu.get_potential_energy()
+    assert len(e) == 4 and len({round(v, 4) for v in e.values()}) == 4  # four models/channels, four numbers
+    # the default setting's identity is unchanged by the new optional parameter
+    assert "modal" not in CalculatorSetting("sevenn").as_dict()["params"]
+
+
+def test_missing_checkpoint_lists_the_models_present(monkeypatch):
+    _need("sevenn")
+    monkeypatch.setitem(ml.SEVENN_MODELS, "7net-l3i5", "pretrained_potentials/nowhere/none.pth")
+    with pytest.raises(base.CalculatorUnavailableError,
+                       match=r"'7net-l3i5'.*models present here: \['7net-0', '7net-0_22may2024', '7net-MF-0'\]"):
+        ml.shipped_checkpoint("sevenn", "7net-l3i5")

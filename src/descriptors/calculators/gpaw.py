@@ -18,7 +18,7 @@ from descriptors.calculators.base import (
     register,
     spin_param,
 )
-from descriptors.calculators.kpoints import is_molecule, kpts_for
+from descriptors.calculators.kpoints import is_molecule, kpts_for, vacuum_directions
 from descriptors.calculators.spin import prepare_spin
 
 GPAW_INSTALL = ("pip install 'no3rr-descriptors[gpaw]' (GPAW is compiled: first "
@@ -88,6 +88,14 @@ def _gpaw_factory(params: dict[str, Any], atoms=None):
         maxiter=int(p["maxiter"]),
         txt=None,
     )
+    if atoms is not None and not is_molecule(atoms) and vacuum_directions(atoms) == [False, False, True]:
+        # A slab with vacuum along z: dipole-layer correction (Neugebauer & Scheffler, PRB 46,
+        # 16067 (1992)), the GPAW counterpart of pw.x's sawtooth.  GPAW 26 requires z to be
+        # non-periodic for it (gpaw/new/pw/poisson.py; with pbc z True it fails with a bare
+        # AssertionError), so the working copy gets pbc = (True, True, False); the k-mesh is
+        # already 1 along z.
+        atoms.pbc = (True, True, False)
+        kw["poissonsolver"] = {"dipolelayer": "xy"}
     if p["mode"] == "pw":
         kw["mode"] = PW(float(p["ecut"]))
     else:

@@ -36,7 +36,12 @@ SEVENN_MODELS = {
     "7net-0": "pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth",
     "7net-0_22may2024": "pretrained_potentials/SevenNet_0__22May2024/checkpoint_sevennet_0.pth",
     "7net-l3i5": "pretrained_potentials/SevenNet_l3i5/checkpoint_l3i5.pth",
+    # multi-fidelity SevenNet-MF-0 (Kim et al., JCTC 21, 2025): one model, one output channel per
+    # training fidelity, chosen with calculator.params.modal
+    "7net-MF-0": "pretrained_potentials/SevenNet_MF_0/checkpoint_sevennet_mf_0.pth",
 }
+# the fidelity channels of the multi-fidelity checkpoints (their config's modal_list)
+SEVENN_MODALS = {"7net-MF-0": ("PBE", "R2SCAN")}
 
 
 def _offline() -> None:
@@ -63,12 +68,35 @@ def shipped_checkpoint(package: str, model: str) -> Path:
     spec = importlib.util.find_spec(package) if base.has_module(package) else None
     if spec is None or not spec.origin:
         raise CalculatorUnavailableError(f"python package {package!r} not installed; {ML_INSTALL}")
-    path = Path(spec.origin).parent / table[model]
+    root = Path(spec.origin).parent
+    path = root / table[model]
     if not path.is_file():
+        present = sorted(m for m, rel in table.items() if (root / rel).is_file())
         raise CalculatorUnavailableError(
-            f"{package} model {model!r}: weights {path} missing from the installed package "
-            f"(they are not downloaded); reinstall with {ML_INSTALL}")
+            f"calculator.params.model: {package} model {model!r}: weights {path} missing from the "
+            f"installed package (they are not downloaded); models present here: {present or 'none'}; "
+            f"reinstall with {ML_INSTALL}")
     return path
+
+
+def _float64(calc):
+    """Make the calculator's results float64 where they are made.  CHGNet and SevenNet return
+    numpy.float32 energies and float32 force arrays; those leak into everything a task stores
+    (EOS energies, trajectories, row data) and ase.db cannot encode a numpy.float32."""
+    import numpy as np
+
+    inner = calc.calculate
+
+    def calculate(*args, **kwargs):
+        inner(*args, **kwargs)
+        for k, v in list(calc.results.items()):
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                calc.results[k] = v.astype(np.float64)
+            elif isinstance(v, np.floating):
+                calc.results[k] = float(v)
+
+    calc.calculate = calculate
+    return calc
 
 
 def _ml_missing(package: str) -> Callable[[], str | None]:
@@ -102,7 +130,7 @@ def _chgnet_factory(params: dict[str, Any], atoms=None):
             # as CHGNet.load, but from the checked path (mlp_out_bias only for the 0.2.0 weights)
             _MODEL_CACHE[key] = CHGNet.from_file(str(path), mlp_out_bias=params["model"] == "0.2.0",
                                                  version=params["model"])
-        return CHGNetCalculator(model=_MODEL_CACHE[key], use_device="cpu", on_isolated_atoms="ignore")
+        return _float64(CHGNetCalculator(model=_MODEL_CACHE[key], use_device="cpu", on_isolated_atoms="ignore"))
 
 
 def _sevenn_factory(params: dict[str, Any], atoms=None):
@@ -111,13 +139,20 @@ def _sevenn_factory(params: dict[str, Any], atoms=None):
     path = shipped_checkpoint("sevenn", params["model"])
     from sevenn.calculator import SevenNetCalculator
 
-    return SevenNetCalculator(model=str(path), device="cpu")
+    return _float64(SevenNetCalculator(model=str(path), device="cpu", modal=params.get("modal")))
 
 
 def _ml_validate(package: str) -> Callable[[dict[str, Any]], None]:
     def validate(p: dict[str, Any]) -> None:
         table = {"chgnet": CHGNET_MODELS, "sevenn": SEVENN_MODELS}[package]
         choice("model", p["model"], sorted(table))
+        modals = SEVENN_MODALS.get(p["model"]) if package == "sevenn" else None
+        if modals and p.get("modal") not in modals:
+            raise ValueError(f"calculator.params.modal: {p['model']!r} is multi-fidelity; choose its "
+                             f"channel, one of {list(modals)}" + (f" (got {p['modal']!r})" if p.get("modal") else ""))
+        if not modals and p.get("modal") is not None:
+            raise ValueError(f"calculator.params.modal: {p['model']!r} has one fidelity; drop modal "
+                             f"(multi-fidelity models: {sorted(SEVENN_MODALS)})")
 
     return validate
 
@@ -129,7 +164,7 @@ register(*(
         description=f"{model_name} universal ML potential (MPtrj, PBE/PBE+U)",
         elements=MPTRJ_ELEMENTS,
         defaults={"model": model},
-        allowed=frozenset({"model"}),
+        allowed=frozenset({"model", "modal"} if name == "sevenn" else {"model"}),
         package=name,
         factory=factory,
         fidelity="ml",

@@ -32,8 +32,8 @@ def fit_bulk(atoms: Atoms, setting: CalculatorSetting, strain: float = 0.04, poi
         a = atoms.copy()
         a.set_cell(cell0 * x, scale_atoms=True)
         a.calc = calc
-        volumes.append(a.get_volume())
-        energies.append(a.get_potential_energy())
+        volumes.append(float(a.get_volume()))
+        energies.append(float(a.get_potential_energy()))  # float64: ML codes return numpy.float32
     eos = EquationOfState(volumes, energies, eos="birchmurnaghan")
     v0, e0, B = eos.fit()
     scale = float((v0 / atoms.get_volume()) ** (1 / 3))
@@ -41,7 +41,7 @@ def fit_bulk(atoms: Atoms, setting: CalculatorSetting, strain: float = 0.04, poi
     out.set_cell(cell0 * scale, scale_atoms=True)
     out.calc = calc
     energy = float(out.get_potential_energy())
-    forces = out.get_forces()
+    forces = np.asarray(out.get_forces(), dtype=np.float64)
     # The fitted minimum must lie inside the sampled range, else the fit extrapolates.
     inside = min(volumes) < v0 < max(volumes)
     return CalcResult(

@@ -40,8 +40,10 @@ def max_force(atoms: Atoms) -> float:
 
 
 def freeze(atoms: Atoms, energy: float, forces: np.ndarray) -> Atoms:
+    """A copy with its energy and forces as float64 (ML codes give numpy.float32, which ase.db
+    cannot encode)."""
     out = atoms.copy()
-    out.calc = SinglePointCalculator(out, energy=energy, forces=forces)
+    out.calc = SinglePointCalculator(out, energy=float(energy), forces=np.asarray(forces, dtype=np.float64))
     return out
 
 

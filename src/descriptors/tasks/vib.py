@@ -33,7 +33,7 @@ def vibrate(atoms: Atoms, indices: list[int], setting, delta: float = VIB_DELTA,
         energies = np.asarray(vib.get_energies(), dtype=complex)
     work.calc = make_calculator(setting, atoms=work)
     energy = float(work.get_potential_energy())
-    forces = work.get_forces(apply_constraint=False)
+    forces = np.asarray(work.get_forces(apply_constraint=False), dtype=np.float64)  # ML codes: float32
     return energies, energy, forces
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from . import cases
 from .screens import REPO, measure_screen
 
-NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory")
+NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml")
 DEFAULT_OUT = REPO / "results" / "benchmarks.json"
 
 
@@ -202,6 +202,23 @@ def bench_relax(quick: bool, log) -> dict[str, Any]:
     return run_relax(s["metals"], s["facets"], s["adsorbates"], progress=None)
 
 
+def bench_store(quick: bool, workdir: Path, log) -> dict[str, Any]:
+    from .store_scale import run_store_scale
+
+    return run_store_scale(quick, workdir / "store-scale", log)
+
+
+def bench_ml(quick: bool, log) -> dict[str, Any]:
+    from descriptors.calculators.base import calculator_info
+
+    why = calculator_info("chgnet").availability()
+    if why:
+        return {"skipped": f"CHGNet not available: {why}"}
+    from .ml_batch import run_ml_batch
+
+    return run_ml_batch(quick, "chgnet")
+
+
 def bench_sites(quick: bool, log) -> dict[str, Any]:
     from .sitefinding import run_sites
 
@@ -291,6 +308,10 @@ def render(result: dict[str, Any]) -> str:
                        f"same sites by geometry on {s['slabs_with_same_sites_by_geometry']}/{len(s['slabs'])} slabs")
         else:
             out.append(s.get("note", ""))
+    if "store" in b:
+        out += ["", *render_store(b["store"])]
+    if "ml" in b:
+        out += ["", *render_ml(b["ml"])]
     run_list = list(result.get("runs", {}).values())
     if "memory" in b:
         out += ["", "Peak memory (MB): driver and workers",
@@ -306,6 +327,47 @@ def render(result: dict[str, Any]) -> str:
                        [[r["label"], role, v["processes"], v["cpu_s"], v["peak_mb_max"]]
                         for r in run_list for role, v in r.get("other_processes", {}).items()])]
     return "\n".join(out)
+
+
+def render_store(s: dict[str, Any]) -> list[str]:
+    g = s["goals"]
+    rows = []
+    for b in s["backends"]:
+        r, rl, w, wl = b["resume"], b["resume_legacy"], b["write"], b["write_legacy"]
+        rows.append([b["backend"], b["jobs"], r["plan_s"], r["run_s"], rl["run_s"], r["cpu_s"], r["peak_mb"],
+                     rl["peak_mb"], w["results_per_s"], w["store_writes_per_s"], w["store_writes_per_cpu_s"],
+                     wl["results_per_s"], wl["store_writes_per_s"]])
+    out = [f"Store at scale: synthetic screen, zero-cost jobs through Engine.run and Store "
+           f"(goals: resume <= {g['resume_s']:.0f} s and <= {g['resume_peak_mb']:.0f} MB; >= {g['results_per_s']:.0f} "
+           f"results/s; SIGKILL loses {g['lost_on_sigkill']})",
+           _table(["backend", "jobs", "plan s", "resume s", "before s", "resume cpu s", "peak MB", "before MB",
+                   "results/s", "writes/s", "writes/cpu-s", "before results/s", "before writes/s"], rows),
+           "(plan: making the Job objects; resume: Engine.run with nothing to compute (plan file, statuses, "
+           "pending); before: the code before issue 16, same store, same run; results/s: end to end through the "
+           "engine; writes/s: Store.write alone)"]
+    for k in s.get("kill", []):
+        out.append(f"  SIGKILL ({k['backend']}, {k['jobs']} jobs of 10 ms, killed {k['killed_after_s']} s in): "
+                   f"{k['reported_written']} reported written, {k['stored_after_kill']} stored, "
+                   f"{k['lost_reported_results']} lost; the next run computed {k['next_run_computed']} and reused "
+                   f"{k['next_run_reused']}; {k['rows_final']} rows for {k['distinct_jobs_final']} jobs: "
+                   f"{'ok' if k['ok'] else 'FAILED'}")
+    if isinstance(s.get("postgresql"), str):
+        out.append(f"  PostgreSQL: {s['postgresql']}")
+    return out
+
+
+def render_ml(m: dict[str, Any]) -> list[str]:
+    if "skipped" in m:
+        return [f"ML throughput: {m['skipped']}"]
+    return [f"ML throughput ({m['calculator']}, {m['placements']} placements of ~{m['atoms_per_structure']} atoms, "
+            f"{m['optimizer']} fmax {m['fmax']}, one thread): relaxed placements per core-hour",
+            _table(["path", "cpu s", "wall s", "placements/core-h", "model calls"],
+                   [["one relaxation per job", m["single"]["cpu_s"], m["single"]["wall_s"],
+                     m["single"]["placements_per_core_hour"], m["single"]["force_calls"]],
+                    ["relax_batch (all per call)", m["batched"]["cpu_s"], m["batched"]["wall_s"],
+                     m["batched"]["placements_per_core_hour"], m["batched"]["model_calls"]]]),
+            f"speed-up {_fmt(m['speedup_core_hours'])}x (goal >= {m['goal_speedup']:.0f}x), equal minima "
+            f"{m['equal_minima']}/{m['placements']} (|dE| <= 0.01 eV, atoms within 0.1 A)"]
 
 
 def _write(out: Path, result: dict[str, Any], run: Runner, t0: float) -> None:
@@ -339,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
-        for name in ("relax", "sites", "overhead", "parallel", "resume", "memory"):  # cheap in-process ones first
+        for name in ("relax", "sites", "store", "ml", "overhead", "parallel", "resume", "memory"):  # in-process first
             if name not in names:
                 continue
             log(f"benchmark {name}")
@@ -347,6 +409,10 @@ def main(argv: list[str] | None = None) -> int:
                 result["benchmarks"][name] = bench_relax(args.quick, log)
             elif name == "sites":
                 result["benchmarks"][name] = bench_sites(args.quick, log)
+            elif name == "store":
+                result["benchmarks"][name] = bench_store(args.quick, workdir, log)
+            elif name == "ml":
+                result["benchmarks"][name] = bench_ml(args.quick, log)
             else:
                 result["benchmarks"][name] = globals()[f"bench_{name}"](run)
             _write(out, result, run, t0)  # a benchmark interrupted later keeps the figures so far

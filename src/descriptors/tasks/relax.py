@@ -23,15 +23,22 @@ from descriptors.tasks.base import (
     task,
 )
 
-__all__ = ["RelaxSettings", "CalcResult", "relax", "read_trajectory", "max_force", "freeze", "OPTIMIZERS"]
+__all__ = ["RelaxSettings", "CalcResult", "relax", "read_trajectory", "max_force", "freeze", "OPTIMIZERS", "make_optimizer"]
 
 
 def _optimizer(name: str):
     import ase.optimize as opt
 
+    from descriptors.tasks.optimizers import OWN
+
     if name not in OPTIMIZERS:
         raise ValueError(f"relax.optimizer: {name!r} unknown; choose one of {OPTIMIZERS}")
-    return getattr(opt, name)
+    return OWN[name] if name in OWN else getattr(opt, name)
+
+
+def make_optimizer(name: str, atoms: Atoms, **kw):
+    """The optimizer ``name`` (an ASE optimizer or one of tasks/optimizers.py) on ``atoms``, silent."""
+    return _optimizer(name)(atoms, logfile=None, **kw)
 
 
 def max_force(atoms: Atoms) -> float:
@@ -113,11 +120,10 @@ def relax(
     nsteps = 0
     converged = True
     if settings.steps > 0:
-        Opt = _optimizer(settings.optimizer)
         kw = {}
         if traj_path is not None:
             kw = {"trajectory": str(traj_path), "append_trajectory": True}
-        dyn = Opt(work, logfile=None, **kw)
+        dyn = make_optimizer(settings.optimizer, work, **kw)
         if progress is not None:
             def observe():
                 progress.update(steps=done + int(dyn.nsteps), energy=float(work.get_potential_energy()),

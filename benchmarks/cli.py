@@ -282,12 +282,20 @@ def render(result: dict[str, Any]) -> str:
         s = x["summary"]
         out += ["", f"Calculator calls per relaxation ({x['relaxations']} placed configurations, {x['calculator']}, "
                     f"fmax {x['default']['fmax']}; dE against ASE BFGS from the same geometry)",
-                _table(["method", "n", "calls", "mean", "median", "vs default", "converged", "other min",
-                        "max|dE| eV", "opt ms/call", "s"],
+                _table(["method", "n", "calls", "mean", "median", "vs default", "vs ASE BFGS", "converged",
+                        "other min", "max|dE| eV", "opt ms/call", "s"],
                        [[k, v["relaxations"], v["calls_total"], v["calls_mean"], v["calls_median"], v["calls_vs_default"],
-                         v["converged"], v.get("other_minimum"), v.get("dE_vs_ase_bfgs_max_abs_eV"),
-                         v["optimizer_ms_per_call"], v["seconds_total"]] for k, v in s.items()]),
-                f"fewest calls with no more other minima than BFGS: {x['fewest_calls_same_minima']}"]
+                         v.get("calls_vs_ase_bfgs"), v["converged"], v.get("other_minimum"),
+                         v.get("dE_vs_ase_bfgs_max_abs_eV"), v["optimizer_ms_per_call"], v["seconds_total"]]
+                        for k, v in s.items()]),
+                f"default ({x['default']['optimizer']}) / ASE BFGS calls: {_fmt(s['default'].get('calls_vs_ase_bfgs'), 3)} "
+                f"(goal <= 0.8 at equal minima; baseline 1.0), other minimum on "
+                f"{s['default'].get('other_minimum')}/{s['default']['relaxations']} "
+                f"(|dE| > 0.01 eV or an adsorbate atom > 0.3 A from ASE BFGS's)",
+                f"fewest calls with no more other minima than BFGS: {x['fewest_calls_same_minima']}"] + [
+                f"  flagged {t['label']}: both relaxed on to fmax 0.005: dE {t['dE_tight_eV']} eV, max dx "
+                f"{t['max_dx_tight_A']} A -> {'the same minimum' if t['same_minimum'] else 'another minimum'}"
+                for t in s["default"].get("flagged_tightened", [])]
     if "sites" in b:
         s = b["sites"]
         rows = []

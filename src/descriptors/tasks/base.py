@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("BFGS-soft", "BFGS", "LBFGS", "FIRE", "BFGSLineSearch", "GPMin")  # BFGS-soft: tasks/optimizers.py
-DEFAULT_OPTIMIZER = "BFGS-soft"  # 0.69x ASE BFGS's force calls at the same minima (benchmarks --only relax)
+DEFAULT_OPTIMIZER = "BFGS-soft"  # 0.70x ASE BFGS's force calls at the same minima (benchmarks --only relax)
 
 
 @dataclass(frozen=True)

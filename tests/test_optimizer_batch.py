@@ -51,7 +51,7 @@ def test_default_reaches_the_bfgs_minimum_with_fewer_calls(placements):
         assert ours.energy == pytest.approx(ref.energy, abs=0.01), g["label"]
         ads = list(range(len(g["clean"]), len(g["atoms"])))  # the adsorbate's atoms follow the slab's
         moved = np.linalg.norm(ours.atoms.positions[ads] - ref.atoms.positions[ads], axis=1).max()
-        assert moved < 0.1, (g["label"], moved)  # the same site, not only the same energy
+        assert moved < 0.3, (g["label"], moved)  # the same site (a neighbouring site is >= 1.4 A away)
         ours_calls += n_ours
         bfgs_calls += n_ref
     assert ours_calls < bfgs_calls

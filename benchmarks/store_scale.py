@@ -329,6 +329,7 @@ def _backend(name: str, location: str, workdir: Path, n: int, m: int, m_legacy: 
         r["store_writes_per_s"] = round(r["writes"] / r["write_s"], 1) if r["write_s"] else None
         r["store_writes_per_cpu_s"] = round(r["writes"] / r["write_cpu_s"], 1) if r["write_cpu_s"] else None
     out["write"], out["write_legacy"] = w, wl
+    log(f"store {name}: " + json.dumps(out))  # the figures so far, should a later phase be interrupted
     return out
 
 
@@ -340,13 +341,17 @@ def run_store_scale(quick: bool, workdir: Path, log) -> dict[str, Any]:
                                         "lost_on_sigkill": "at most the jobs in flight"},
                               "backends": []}
     workdir.mkdir(parents=True, exist_ok=True)
-    result["backends"].append(_backend("sqlite", str(workdir / "scale.db"), workdir / "sqlite", n, m, m_legacy,
+    n_sqlite = int(os.environ.get("NO3RR_BENCH_SQLITE_JOBS", n))
+    result["backends"].append(_backend("sqlite", str(workdir / "scale.db"), workdir / "sqlite", n_sqlite, m, m_legacy,
                                        0, log))
     log("store sqlite: SIGKILL mid-screen ...")
     result["kill"] = [dict(_kill_test(str(workdir / "kill.db"), workdir / "kill", 400, 1.0), backend="sqlite")]
     schema = "no3rr_bench_store_scale"
     pg = _pg_location(schema)
-    if pg is None:
+    if os.environ.get("NO3RR_BENCH_PG_JOBS") == "0":
+        result["postgresql"] = "skipped: NO3RR_BENCH_PG_JOBS=0"
+        _pg_drop(schema) if pg else None
+    elif pg is None:
         result["postgresql"] = "skipped: no PostgreSQL server at NO3RR_TEST_POSTGRES_URL"
     else:
         try:

@@ -158,6 +158,10 @@ def _clone_fill(store, template_job_id: str, n: int, start: int) -> None:
                     r["key_value_pairs"] = json.dumps(kvp)
                 elif t == "text_key_values" and r["key"] == "job_id":
                     r["value"] = jid
+                if pg:  # JSONB columns come back as dicts/lists
+                    from psycopg2.extras import Json
+
+                    r = {c: Json(v) if isinstance(v, (dict, list)) else v for c, v in r.items()}
                 out.append(tuple(r[c] for c in cols))
         if not out:
             continue

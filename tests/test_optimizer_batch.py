@@ -1,4 +1,4 @@
-"""The default optimizer reaches BFGS's minimum with fewer force calls, resumes from a trajectory,
+"""BFGS-soft reaches BFGS's minimum with fewer force calls, resumes from a trajectory,
 and relax_batch reproduces single relaxations step for step."""
 
 import sys
@@ -40,9 +40,9 @@ def _counted(atoms, rs):
     return res, c1 - c0
 
 
-def test_default_reaches_the_bfgs_minimum_with_fewer_calls(placements):
-    default = RelaxSpec().settings()
-    assert default.optimizer != "BFGS" and "BFGS" in OPTIMIZERS  # BFGS stays selectable
+def test_bfgs_soft_reaches_the_bfgs_minimum_with_fewer_calls(placements):
+    assert RelaxSpec().optimizer == "BFGS" and "BFGS-soft" in OPTIMIZERS
+    default = RelaxSettings("BFGS-soft", 0.05, 300)
     ours_calls = bfgs_calls = 0
     for g in placements:
         ours, n_ours = _counted(g["atoms"], default)
@@ -59,7 +59,7 @@ def test_default_reaches_the_bfgs_minimum_with_fewer_calls(placements):
 
 def test_interrupted_relaxation_resumes_to_the_same_minimum(placements, tmp_path):
     g = placements[2]
-    default = RelaxSpec().settings()
+    default = RelaxSettings("BFGS-soft", 0.05, 300)
     full = relax(g["atoms"], EMT, default)
     traj = tmp_path / "job.traj"
     first = relax(g["atoms"], EMT, RelaxSettings(default.optimizer, default.fmax, 4), trajectory=traj)
@@ -71,9 +71,9 @@ def test_interrupted_relaxation_resumes_to_the_same_minimum(placements, tmp_path
     assert np.abs(again.atoms.positions - full.atoms.positions).max() < 0.1
 
 
-@pytest.mark.parametrize("optimizer", ["BFGS", None])
+@pytest.mark.parametrize("optimizer", ["BFGS", "BFGS-soft"])
 def test_relax_batch_reproduces_single_relaxations(placements, optimizer):
-    rs = RelaxSpec().settings() if optimizer is None else RelaxSettings(optimizer, 0.05, 300)
+    rs = RelaxSettings(optimizer, 0.05, 300)
     atoms = [g["atoms"] for g in placements]
     single = [relax(a, EMT, rs) for a in atoms]
     batched = relax_batch(atoms, EMT, rs)

@@ -158,10 +158,10 @@ def _clone_fill(store, template_job_id: str, n: int, start: int) -> None:
                     r["key_value_pairs"] = json.dumps(kvp)
                 elif t == "text_key_values" and r["key"] == "job_id":
                     r["value"] = jid
-                if pg:  # JSONB columns come back as dicts/lists
+                if pg:  # JSONB columns come back as dicts (arrays as lists, which psycopg2 adapts)
                     from psycopg2.extras import Json
 
-                    r = {c: Json(v) if isinstance(v, (dict, list)) else v for c, v in r.items()}
+                    r = {c: Json(v) if isinstance(v, dict) else v for c, v in r.items()}
                 out.append(tuple(r[c] for c in cols))
         if not out:
             continue
@@ -350,6 +350,7 @@ def run_store_scale(quick: bool, workdir: Path, log) -> dict[str, Any]:
                                        0, log))
     log("store sqlite: SIGKILL mid-screen ...")
     result["kill"] = [dict(_kill_test(str(workdir / "kill.db"), workdir / "kill", 400, 1.0), backend="sqlite")]
+    log("store sqlite: " + json.dumps(result["kill"][0]))
     schema = "no3rr_bench_store_scale"
     pg = _pg_location(schema)
     if os.environ.get("NO3RR_BENCH_PG_JOBS") == "0":
@@ -365,6 +366,8 @@ def run_store_scale(quick: bool, workdir: Path, log) -> dict[str, Any]:
             pg = _pg_location(schema)
             log("store postgresql: SIGKILL mid-screen ...")
             result["kill"].append(dict(_kill_test(pg, workdir / "pg-kill", 400, 1.0), backend="postgresql"))
+        except Exception as err:  # the SQLite figures stand; say what went wrong with PostgreSQL
+            result["postgresql"] = f"failed: {type(err).__name__}: {err}"[:500]
         finally:
             _pg_drop(schema)
     return result

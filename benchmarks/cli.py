@@ -2,7 +2,7 @@
 
     python -m benchmarks [--quick] [--out FILE.json] [--only NAME[,NAME]] [--spec SPEC.toml]
 
-Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory.  Each figure is a
+Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory, store, ml.  Each figure is a
 ratio or a per-job number measured within one run, so that it survives a loaded machine; the
 load average (``os.getloadavg``) before and after every screen is in the JSON.
 """
@@ -82,7 +82,8 @@ def _parse_only(value: str | None) -> list[str]:
     names = [v.strip() for v in value.split(",") if v.strip()]
     bad = [n for n in names if n not in NAMES]
     if bad:
-        raise SystemExit(f"--only: unknown benchmark(s) {', '.join(bad)}; choose from {', '.join(NAMES)}")
+        print(f"--only: unknown benchmark(s) {', '.join(bad)}; choose from {', '.join(NAMES)}", file=sys.stderr)
+        raise SystemExit(2)
     return names
 
 

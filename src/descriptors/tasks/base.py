@@ -28,8 +28,8 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("BFGS-soft", "BFGS", "LBFGS", "FIRE", "BFGSLineSearch", "GPMin")  # BFGS-soft: tasks/optimizers.py
-# BFGS-soft (0.70-0.74x the calls) is not the default: 0-2 of the benchmark's 38 placements end in
-# another minimum depending on the start (bidentate NO3), and the goal is the same minima (issue 16)
+# BFGS-soft (0.70x the calls, 38/38 at BFGS's minima) is not the default: relaxing the clean slabs
+# with it too moves 2 of the 38 bidentate NO3 placements to another minimum (issue 16, README)
 DEFAULT_OPTIMIZER = "BFGS"
 
 

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tqdm import tqdm
-
 from descriptors.calculators import CalculatorSetting
 from descriptors.engine.executors import EngineError, ParslExecutor, engine_type
 from descriptors.engine.interrupt import Interrupted, on_second, requested
 from descriptors.engine.jobs import Job, RowExtras
+from descriptors.engine.progress import progress_bar
 from descriptors.identity import settings_digest
 from descriptors.store.db import STATUS_FAILED, STATUS_OK, STATUS_UNCONVERGED, Store
 from descriptors.store.plan import PLAN_NAME, Plan
@@ -168,8 +167,7 @@ class Engine:
         todo = self.pending(jobs)
         if not todo:
             return
-        bar = tqdm(total=len(todo), desc=desc, unit="job", disable=not self.progress, file=sys.stderr,
-                   dynamic_ncols=True)
+        bar = progress_bar(len(todo), desc, disable=not self.progress, file=sys.stderr)  # tqdm, or lines in a log
         counts = {"done": 0, "failed": 0, "running": 0}
 
         def tick(outcome_ok: bool, running: int) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from descriptors.specs.base import StrictModel
-from descriptors.tasks.base import OPTIMIZERS, RelaxSettings
+from descriptors.tasks.base import DEFAULT_OPTIMIZER, OPTIMIZERS, RelaxSettings
 
 __all__ = ["RelaxSpec"]
 
 
 class RelaxSpec(StrictModel):
-    optimizer: str = "BFGS"
+    optimizer: str = DEFAULT_OPTIMIZER
     fmax: float = Field(0.05, gt=0, le=5)
     steps: int = Field(300, ge=0)
 

@@ -7,6 +7,7 @@ Only the process that runs the screen writes; workers return results to it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -43,6 +44,39 @@ def _kvp(meta: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = json.dumps(v, sort_keys=True, default=str)
     return out
+
+
+# one scan of the key index; rows in id order, so that the newest row of a job wins
+_STATUS_SQL = "SELECT id, key, value FROM text_key_values WHERE key IN ('job_id', 'status') ORDER BY id"
+_INDEX_SQL = "CREATE INDEX IF NOT EXISTS no3rr_text_key_value ON text_key_values(key, value)"
+_NETWORK_FS = ("nfs", "nfs4", "lustre", "gpfs", "beegfs", "cifs", "smb", "smb3", "smbfs", "ceph", "glusterfs",
+               "fuse.sshfs", "afs", "panfs", "wekafs", "9p")
+
+
+def _network_filesystem(path: Path) -> bool:
+    """True when ``path`` lies on a network filesystem (longest mount point of /proc/mounts)."""
+    try:
+        target = str(Path(path).resolve().parent)
+        best, kind = "", ""
+        with open("/proc/mounts") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mnt = parts[1].replace("\\040", " ")
+                if (target == mnt or target.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                    best, kind = mnt, parts[2]
+    except OSError:  # no /proc (macOS): assume local
+        return False
+    return kind in _NETWORK_FS or kind.startswith("fuse.") and kind != "fuse.overlayfs"
+
+
+class _Stored(SinglePointCalculator):
+    """Single-point results of the Atoms they were made with: ase.db reads them without comparing
+    the Atoms again (``check_state``'s allclose on every array cost more than the SQL)."""
+
+    def check_state(self, atoms, tol=1e-15):
+        return []
 
 
 def is_url(location: str | Path) -> bool:
@@ -133,18 +167,81 @@ class Store:
         self.path = None if self.is_url else Path(path)
         self.readonly = readonly
         self.db = connect(path, readonly=readonly)
+        self._con = None
+        self._bulk = False
+        self.journal = None  # SQLite journal mode once a write has opened the connection
 
     def __str__(self) -> str:
         return redact(self.location)
 
     def statuses(self) -> dict[str, str]:
-        """job_id -> status of every stored job, in one pass (no data blobs read)."""
-        out: dict[str, str] = {}
-        for r in self.db.select(include_data=False):
-            jid = r.get("job_id")
-            if jid is not None:
-                out[jid] = r.get("status")
-        return out
+        """job_id -> status of every stored job: one SQL query over ase.db's key-value table
+        (no row objects, no blobs); the newest row of a job wins, as in :meth:`get`."""
+        con = self._connection()
+        cur = con.cursor()
+        cur.execute(_STATUS_SQL)
+        by_row: dict[int, list] = {}
+        for row_id, key, value in cur.fetchall():
+            by_row.setdefault(row_id, [None, None])[key == "status"] = value
+        return {jid: status for jid, status in by_row.values() if jid is not None}
+
+    # -- the connection writes go through -----------------------------------------
+    def _connection(self):
+        """One connection kept open for this store's own SQL and writes (tables created if new).
+
+        SQLite on a local filesystem: write-ahead log with ``synchronous=NORMAL``, so a commit is
+        a write to the OS, not an fsync: a killed process (SIGKILL, out of memory, wall time) loses
+        nothing committed; only a crash of the machine itself can lose the last commits (never
+        corrupt the file).  On a network filesystem (NFS, Lustre, GPFS, ...), where SQLite's WAL
+        is unsafe, the rollback journal with a full sync per commit stays.  PostgreSQL:
+        ``synchronous_commit=off`` (a killed client never loses a commit; a server crash may lose
+        the last fraction of a second).  Both get an index on (key, value) of the text key-value
+        table, so a job-id lookup is not a scan of every row.
+        """
+        if self._con is not None:
+            return self._con
+        if self.is_url:
+            con = self.db._connect()
+            self.db._initialize(con)
+            cur = con.cursor()
+            cur.execute("SET synchronous_commit TO OFF")
+        else:
+            import sqlite3
+
+            con = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+            if self.readonly:  # status, lookup, analyze: read as it is, change nothing
+                self._con = con
+                return con
+            self.db._initialize(con)
+            cur = con.cursor()
+            self.journal = "rollback"
+            if not _network_filesystem(self.path):
+                try:
+                    mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                    cur.execute("PRAGMA synchronous=NORMAL")
+                    self.journal = str(mode).lower()
+                except sqlite3.OperationalError:  # read-only file or directory: keep what it has
+                    pass
+        try:
+            cur.execute(_INDEX_SQL)
+            con.commit()
+        except Exception:  # read-only store: lookups scan the (key) index instead
+            con.rollback()
+        self._con = con
+        return con
+
+    def _ids(self, job_id: str) -> list[int]:
+        cur = self._connection().cursor()
+        cur.execute("SELECT id FROM text_key_values WHERE key = 'job_id' AND value = ?", (job_id,))
+        return [int(r[0]) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        """Close the store's connection (SQLite folds its write-ahead log back into the file)."""
+        if self._con is not None:
+            try:
+                self._con.close()
+            finally:
+                self._con = None
 
     # -- lookups -----------------------------------------------------------------
     def get(self, job_id: str):
@@ -182,17 +279,44 @@ class Store:
     ) -> int:
         """Write one job row, replacing an earlier row of the same job (e.g. a retried failure)."""
         job_id = meta["job_id"]
-        old = [r.id for r in self.db.select(job_id=job_id)]
+        con = self._connection()
+        old = self._ids(job_id)
         a = atoms.copy()
         a.info = {}
         if energy is not None:
-            calc = SinglePointCalculator(a, energy=energy, forces=forces)
+            calc = _Stored(a, energy=energy, forces=forces)
             if calculator:
                 calc.name = calculator
                 calc.parameters = dict(calculator_parameters or {})
             a.calc = calc
-        with self.db:
+        # one transaction on the store's open connection: the new row and the removal of the old
+        self.db.connection, self.db.change_count = con, 1
+        try:
             row_id = self.db.write(a, key_value_pairs=_kvp(meta), data=data or {})
             if old:
                 self.db.delete(old)
+            if not self._bulk:
+                con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            self.db.connection = None
         return row_id
+
+    @contextlib.contextmanager
+    def bulk(self):
+        """Write many rows in one transaction (an import, a benchmark's synthetic store): all or
+        nothing -- committed when the block ends, rolled back if it raises (Ctrl-C included).
+        Not for the engine's results: those are committed one by one so a kill loses none."""
+        con = self._connection()
+        self._bulk = True
+        try:
+            yield self
+        except BaseException:
+            con.rollback()
+            raise
+        else:
+            con.commit()
+        finally:
+            self._bulk = False

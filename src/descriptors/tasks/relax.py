@@ -23,15 +23,22 @@ from descriptors.tasks.base import (
     task,
 )
 
-__all__ = ["RelaxSettings", "CalcResult", "relax", "read_trajectory", "max_force", "freeze", "OPTIMIZERS"]
+__all__ = ["RelaxSettings", "CalcResult", "relax", "read_trajectory", "max_force", "freeze", "OPTIMIZERS", "make_optimizer"]
 
 
 def _optimizer(name: str):
     import ase.optimize as opt
 
+    from descriptors.tasks.optimizers import OWN
+
     if name not in OPTIMIZERS:
         raise ValueError(f"relax.optimizer: {name!r} unknown; choose one of {OPTIMIZERS}")
-    return getattr(opt, name)
+    return OWN[name] if name in OWN else getattr(opt, name)
+
+
+def make_optimizer(name: str, atoms: Atoms, **kw):
+    """The optimizer ``name`` (an ASE optimizer or one of tasks/optimizers.py) on ``atoms``, silent."""
+    return _optimizer(name)(atoms, logfile=None, **kw)
 
 
 def max_force(atoms: Atoms) -> float:
@@ -150,13 +157,12 @@ def relax(
     nsteps = 0
     converged = True
     if settings.steps > 0:
-        Opt = _optimizer(settings.optimizer)
         kw = {}
         if traj_path is not None:
             # the optimizer's state (BFGS Hessian, FIRE velocities, ...) is saved after every step, so a
             # restarted relaxation takes the same steps as one never interrupted
             kw = {"trajectory": str(traj_path), "append_trajectory": True, "restart": str(state)}
-        dyn = Opt(work, logfile=None, **kw)
+        dyn = make_optimizer(settings.optimizer, work, **kw)
         if traj_path is not None:
             dyn.dump = _atomic_dump(state)  # a kill mid-write must not leave half a state (then: a reset)
         if progress is not None:

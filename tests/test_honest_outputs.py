@@ -234,3 +234,23 @@ def test_validate_warns_gamma_only_on_small_cells_and_prints_a_rough_cost(small_
     warns = gamma_only_warnings(xtb, expand_catalysts(xtb))
     assert len(warns) == 2 and "Gamma point only" in warns[0] and "catalysts.size" in warns[0]
     assert estimate_cost(xtb, models)[1] == pytest.approx(sec * 3.0 / 0.005)
+
+
+def test_volcano_with_closed_routes_is_drawn_with_gaps(example_result):
+    """Where every route is closed (an uphill chemical step), U_L is -inf: the figure draws a gap and
+    says so, instead of failing on infinite axis limits (the quick start met this)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    v = example_result.volcanoes_1d["*N"]
+    saved = np.array(v.U_L, copy=True)
+    try:
+        v.U_L[:10] = -np.inf
+        fig = P.plot_volcano_1d(example_result, "*N", None, save=False)
+        texts = " ".join(t.get_text() for t in fig.findobj(plt.Text))
+        assert "gaps: no open route" in texts and text_overlaps(fig) == []
+        lo, hi = fig.axes[0].get_ylim()
+        assert np.isfinite(lo) and np.isfinite(hi)
+        plt.close(fig)
+    finally:
+        v.U_L[:] = saved

@@ -125,6 +125,12 @@ def plot_scaling(res, descriptor: str, out: Path, save: bool = True):
     return _save(fig, out, f"scaling_{_slug(descriptor)}") if save else fig
 
 
+def _finite(y) -> np.ndarray:
+    """``y`` with non-finite values as NaN, which matplotlib draws as gaps."""
+    y = np.asarray(y, dtype=float)
+    return np.where(np.isfinite(y), y, np.nan)
+
+
 def plot_volcano_1d(res, descriptor: str, out: Path, save: bool = True):
     v = res.volcanoes_1d.get(descriptor)
     if v is None:
@@ -132,8 +138,10 @@ def plot_volcano_1d(res, descriptor: str, out: Path, save: bool = True):
     fig, ax = plt.subplots(figsize=(10.0, 5.4))
     cmap = plt.get_cmap("tab20")
     for i, (lab, line) in enumerate(v.lines.items()):
-        ax.plot(v.x, line, lw=0.9, ls=("--", "-.", ":")[i % 3], color=cmap(i % 20), alpha=0.8, label=tex(lab))
-    ax.plot(v.x, v.U_L, color="k", lw=2.2, label="$U_L$ (best path)")
+        ax.plot(v.x, _finite(line), lw=0.9, ls=("--", "-.", ":")[i % 3], color=cmap(i % 20), alpha=0.8, label=tex(lab))
+    ul = _finite(v.U_L)  # -inf where every route is closed (an uphill chemical step): drawn as a gap
+    gap = " (gaps: no open route)" if np.isnan(ul).any() else ""
+    ax.plot(v.x, ul, color="k", lw=2.2, label=f"$U_L$ (best path){gap}")
     pts = [(c, g[descriptor], res.pathways[c].U_L) for c, g in res.dataset.g_ads.items()
            if descriptor in g and res.pathways[c].U_L is not None]
     if pts:
@@ -146,7 +154,7 @@ def plot_volcano_1d(res, descriptor: str, out: Path, save: bool = True):
             zorder=6, ls="", label=f"apex: {v.apex_x:.2f} eV, {v.apex_U_L:.2f} V{what}")
     if xs:
         ax.axvspan(min(xs), max(xs), color="0.85", alpha=0.4, zorder=0, label="range of the computed catalysts")
-    lo = min(v.U_L.min(), min((p[2] for p in pts), default=0)) - 0.3
+    lo = min(np.nanmin(ul) if np.isfinite(ul).any() else 0.0, min((p[2] for p in pts), default=0)) - 0.3
     hi = max(v.apex_U_L, max((p[2] for p in pts), default=0)) + 0.4
     ax.set_ylim(lo, hi)
     ax.set_xlim(v.x[0], v.x[-1])

@@ -220,13 +220,13 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
         tables.update(vres.tables)
         for k in ("computed", "reused", "failed", "failed_reused"):
             stats[k] += vres.stats[k]
+        stats["verify"] = vres.stats
     try:  # one self-contained page of everything above (report/html.py)
         from descriptors.report.html import write_report
 
         tables["report_html"] = write_report(out)
     except (ValueError, OSError) as err:
         skipped.append(f"report.html: {err}")
-        stats["verify"] = vres.stats
     stats["wall_seconds"] = round(time.perf_counter() - t0, 2)
     stats["jobs"] = {k: len(v) for k, v in job_ids.items()}
     summary = {

@@ -117,9 +117,14 @@ def write_report(out: str | Path, dest: str | Path | None = None) -> Path:
             for k, _ in fields:
                 v = r.get(k)
                 shown = f"{v:+.3f}" if isinstance(v, float) else ("" if v is None else v)
+                if k == "U_L_V" and v is not None and r.get("U_L_upper_bound"):
+                    shown = f"{shown}*"  # as in the terminal: an averaged 2-electron step
                 cells.append(f"<td data-v='{_e(v)}'>{_e(shown)}</td>")
             body.append(f"<tr class='{_e(q)}'>" + "".join(cells) + "</tr>")
         body.append("</tbody></table>")
+        if any(r.get("U_L_upper_bound") and r.get("U_L_V") is not None for r in cats):
+            body.append("<p>* upper bound: an averaged 2-electron step (its protonated intermediate not "
+                        "computed)</p>")
     figs = sorted((an / "figures").glob("*.png")) if an else []
     index = an / "figures" / "index.json" if an else None
     if index is not None and index.is_file():  # only the figures of the current analysis

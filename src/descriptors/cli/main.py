@@ -11,7 +11,18 @@ import argparse
 import sys
 
 from descriptors import __version__
-from descriptors.cli import analyze, build, export, fidelity, listing, lookup, report, screen, status, validate
+from descriptors.cli import (
+    analyze,
+    build,
+    export,
+    fidelity,
+    listing,
+    lookup,
+    report,
+    screen,
+    status,
+    validate,
+)
 from descriptors.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, err
 
 __all__ = ["build_parser", "main", "EXIT_BAD_INPUT"]
@@ -62,16 +73,27 @@ def main(argv=None) -> int:
         return expected_error(e)
 
 
+# The exceptions of an expected failure, by defining module: an exception can only be one of them
+# if its module was imported, so the check imports nothing (`lookup` does not load the engine).
+_EXPECTED = (("descriptors.specs.base", "SpecError"), ("descriptors.store.db", "StoreError"),
+             ("descriptors.store.lock", "StoreLocked"), ("descriptors.engine.executors", "EngineError"))
+
+
+class _NotLoaded(Exception):
+    """Stands for an exception class whose module is not imported (no instance can exist)."""
+
+
+def _loaded_class(module: str, name: str) -> type:
+    mod = sys.modules.get(module)
+    return getattr(mod, name) if mod is not None else _NotLoaded
+
+
 def expected_error(e: BaseException) -> int:
     """One line on stderr for an expected failure (exit 2, or 1 when jobs failed); else re-raise."""
-    from descriptors.engine import EngineError, StageFailed
-    from descriptors.specs import SpecError
-    from descriptors.store import StoreError, StoreLocked
-
-    if isinstance(e, StageFailed):
+    if isinstance(e, _loaded_class("descriptors.engine.engine", "StageFailed")):
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
-    if isinstance(e, (SpecError, StoreError, StoreLocked, EngineError)):
+    if isinstance(e, tuple(_loaded_class(m, n) for m, n in _EXPECTED)):
         return err(str(e))
     if isinstance(e, OSError) and e.filename is not None:  # unwritable/missing file or directory
         return err(f"{e.filename}: {e.strerror or e} (run with --debug for the traceback)")

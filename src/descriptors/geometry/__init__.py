@@ -3,43 +3,26 @@ placement, and the geometry checks of relaxed structures.
 
 Depends only on numpy, scipy, ASE and spglib (and ``descriptors.identity`` / ``convention``);
 every other layer may import from here, e.g. ``from descriptors.geometry import find_sites``.
+The names below are loaded on first use (PEP 562), so that importing one light module of this
+folder (``geometry.flags`` for ``no3rr lookup``) does not load SciPy and the site finder.
 """
 
 from __future__ import annotations
 
-from descriptors.geometry.adsorbates import (
-                                             ADSORBATES,
-                                             ALIASES,
-                                             Adsorbate,
-                                             BindingMode,
-                                             adsorbate_formula_counts,
-                                             get_adsorbate,
-                                             place,
-                                             place_bidentate,
-)
-from descriptors.geometry.anomalies import (
-                                             BOND_SCALE,
-                                             EXCLUDING_FLAGS,
-                                             INFORMATIVE_FLAGS,
-                                             INTERCALATION_DEPTH,
-                                             INTRA_SCALE,
-                                             METAL_MAX_HEIGHT,
-                                             MIN_DISTANCE,
-                                             RECONSTRUCTION_LATERAL,
-                                             RECONSTRUCTION_VERTICAL,
-                                             CleanReference,
-                                             adsorbate_fields,
-                                             bonded_partners,
-                                             check_adsorbate,
-                                             check_relaxed,
-                                             clean_reference,
-                                             flags,
-                                             is_excluded,
-                                             too_close_pairs,
-)
-from descriptors.geometry.site_finder import find_sites
-from descriptors.geometry.site_model import Site, SitePair, site_position
-from descriptors.geometry.site_pairs import find_site_pairs
+import importlib
+
+_EXPORTS = {
+    "adsorbates": ("ADSORBATES", "ALIASES", "Adsorbate", "BindingMode", "adsorbate_formula_counts", "get_adsorbate",
+                   "place", "place_bidentate"),
+    "anomalies": ("BOND_SCALE", "INTRA_SCALE", "MIN_DISTANCE", "INTERCALATION_DEPTH", "RECONSTRUCTION_LATERAL",
+                  "RECONSTRUCTION_VERTICAL", "METAL_MAX_HEIGHT", "CleanReference", "adsorbate_fields",
+                  "bonded_partners", "check_adsorbate", "check_relaxed", "clean_reference", "too_close_pairs"),
+    "flags": ("EXCLUDING_FLAGS", "INFORMATIVE_FLAGS", "flags", "is_excluded"),
+    "site_finder": ("find_sites",),
+    "site_model": ("Site", "SitePair", "site_position"),
+    "site_pairs": ("find_site_pairs",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     # sites
@@ -53,3 +36,16 @@ __all__ = [
     "check_adsorbate", "bonded_partners", "too_close_pairs", "CleanReference", "clean_reference",
     "check_relaxed", "adsorbate_fields", "flags", "is_excluded",
 ]
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -40,6 +40,12 @@ from ase.data import covalent_radii
 from ase.geometry import get_distances
 from scipy.sparse.csgraph import connected_components
 
+from descriptors.geometry.flags import (
+    EXCLUDING_FLAGS,
+    INFORMATIVE_FLAGS,
+    flags,
+    is_excluded,
+)
 from descriptors.geometry.periodic import XY, mic
 from descriptors.geometry.site_finder import analyse
 
@@ -77,18 +83,6 @@ METAL_MAX_HEIGHT = 2.0
 #: Radius (A) of the neighbourhood that defines the local support plane around a metal.
 PLANE_RADIUS = 3.5
 
-EXCLUDING_FLAGS = ("desorbed", "dissociated", "intercalated", "reconstructed", "metal-pulled-out", "too-close")
-INFORMATIVE_FLAGS = ("moved", "rebound", "off-active-site")
-
-
-def flags(anomaly: str | None) -> list[str]:
-    """The flag names of an ``anomaly`` string ('dissociated,moved' -> ['dissociated', 'moved'])."""
-    return [f.strip() for f in (anomaly or "").split(",") if f.strip()]
-
-
-def is_excluded(anomaly: str | None) -> bool:
-    """True if the anomaly string holds a flag that excludes the row from minima."""
-    return any(f in EXCLUDING_FLAGS for f in flags(anomaly))
 
 
 def _cutoff(zi: int, zj: int) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from descriptors.convention import CONVENTION_TEXT, REFERENCE_CONVENTION
-from descriptors.geometry.anomalies import EXCLUDING_FLAGS
+from descriptors.geometry.flags import EXCLUDING_FLAGS
 from descriptors.store.db import STATUS_FAILED, Store
 from descriptors.store.rows import (
     BEST_COLUMNS,

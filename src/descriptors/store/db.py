@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, Iterator
-
-import ase.db
-from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from descriptors.identity import text_hash
+from descriptors.store.reader import SQLiteReader
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 __all__ = ["Store", "StoreError", "STATUS_OK", "STATUS_FAILED", "STATUS_UNCONVERGED", "is_url", "redact", "pg_dsn"]
 
@@ -49,6 +49,8 @@ def _kvp(meta: dict[str, Any]) -> dict[str, Any]:
 # one scan of the key index; rows in id order, so that the newest row of a job wins
 _STATUS_SQL = "SELECT id, key, value FROM text_key_values WHERE key IN ('job_id', 'status') ORDER BY id"
 _INDEX_SQL = "CREATE INDEX IF NOT EXISTS no3rr_text_key_value ON text_key_values(key, value)"
+# ase.db select options the SQLite reader leaves to ase.db
+_ASE_ONLY_OPTIONS = {"limit", "offset", "sort", "columns", "explain", "verbosity", "filter"}
 _NETWORK_FS = ("nfs", "nfs4", "lustre", "gpfs", "beegfs", "cifs", "smb", "smb3", "smbfs", "ceph", "glusterfs",
                "fuse.sshfs", "afs", "panfs", "wekafs", "9p")
 
@@ -71,12 +73,21 @@ def _network_filesystem(path: Path) -> bool:
     return kind in _NETWORK_FS or kind.startswith("fuse.") and kind != "fuse.overlayfs"
 
 
-class _Stored(SinglePointCalculator):
+_STORED: list = []  # the calculator class below, made on the first write (ASE imported lazily)
+
+
+def _stored_calculator(atoms, energy, forces):
     """Single-point results of the Atoms they were made with: ase.db reads them without comparing
     the Atoms again (``check_state``'s allclose on every array cost more than the SQL)."""
+    if not _STORED:
+        from ase.calculators.singlepoint import SinglePointCalculator
 
-    def check_state(self, atoms, tol=1e-15):
-        return []
+        class _Stored(SinglePointCalculator):
+            def check_state(self, atoms, tol=1e-15):
+                return []
+
+        _STORED.append(_Stored)
+    return _STORED[0](atoms, energy=energy, forces=forces)
 
 
 def is_url(location: str | Path) -> bool:
@@ -106,6 +117,8 @@ def connect(location: str | Path, readonly: bool = False):
     """``ase.db.connect`` for a SQLite path or a PostgreSQL URL, with a clear error if the driver is
     missing, the server unreachable or the file damaged.  ``readonly``: never create anything (a
     missing SQLite file is a ``StoreError``)."""
+    import ase.db
+
     if is_url(location):
         url = pg_dsn(str(location))
         try:
@@ -124,9 +137,9 @@ def connect(location: str | Path, readonly: bool = False):
         return ase.db.connect(url)
     path = Path(location)
     if readonly:
-        if not path.is_file():
-            raise StoreError(f"database {path} not found; give the output directory of a screen or --db PATH")
-    elif path.parent.exists() and not path.parent.is_dir():
+        _check_readable(path)
+        return ase.db.connect(str(path), append=True)
+    if path.parent.exists() and not path.parent.is_dir():
         raise StoreError(f"database {path}: {path.parent} is a file, not a directory")
     else:
         try:
@@ -135,15 +148,27 @@ def connect(location: str | Path, readonly: bool = False):
             raise StoreError(f"database {path}: cannot create its directory ({err.strerror})") from None
     db = ase.db.connect(str(path), append=True)
     if path.is_file() and path.stat().st_size > 0:
-        import sqlite3
-
-        try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"database {path} is not a readable SQLite database ({err}); it is damaged or "
-                             "not a screen's store: restore it, or give another --out / --db") from None
+        _check_sqlite(path)
     return db
+
+
+def _check_readable(path: Path) -> None:
+    """A read-only store's SQLite file exists and is one (``StoreError`` otherwise)."""
+    if not path.is_file():
+        raise StoreError(f"database {path} not found; give the output directory of a screen or --db PATH")
+    if path.stat().st_size > 0:
+        _check_sqlite(path)
+
+
+def _check_sqlite(path: Path) -> None:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"database {path} is not a readable SQLite database ({err}); it is damaged or "
+                         "not a screen's store: restore it, or give another --out / --db") from None
 
 
 def redact(location: str | Path, strip: bool = False) -> str:
@@ -159,17 +184,35 @@ def redact(location: str | Path, strip: bool = False) -> str:
 
 
 class Store:
-    """Thin wrapper over ``ase.db`` with job-identity lookups (SQLite file or PostgreSQL URL)."""
+    """Thin wrapper over ``ase.db`` with job-identity lookups (SQLite file or PostgreSQL URL).
+
+    A read-only SQLite store (``status``, ``lookup``, ``analyze``) is read by the ``sqlite3``
+    reader of ``store/reader.py`` (no ase.db import, no ase.db row objects); ase.db is opened
+    only when a structure is asked for.  Writable stores and PostgreSQL go through ase.db.
+    """
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.location = str(path)
         self.is_url = is_url(path)
         self.path = None if self.is_url else Path(path)
         self.readonly = readonly
-        self.db = connect(path, readonly=readonly)
+        self.reader = None
+        self._db = None
+        if readonly and not self.is_url:
+            _check_readable(self.path)
+            self.reader = SQLiteReader(self.path)
+        else:
+            self._db = connect(path, readonly=readonly)
         self._con = None
         self._bulk = False
         self.journal = None  # SQLite journal mode once a write has opened the connection
+
+    @property
+    def db(self):
+        """The ase.db database (opened on first use for a read-only SQLite store)."""
+        if self._db is None:
+            self._db = connect(self.location if self.is_url else self.path, readonly=self.readonly)
+        return self._db
 
     def __str__(self) -> str:
         return redact(self.location)
@@ -208,10 +251,10 @@ class Store:
         else:
             import sqlite3
 
-            con = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
             if self.readonly:  # status, lookup, analyze: read as it is, change nothing
-                self._con = con
-                return con
+                self._con = self.reader._connection()
+                return self._con
+            con = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
             self.db._initialize(con)
             cur = con.cursor()
             self.journal = "rollback"
@@ -237,6 +280,8 @@ class Store:
 
     def close(self) -> None:
         """Close the store's connection (SQLite folds its write-ahead log back into the file)."""
+        if self.reader is not None:
+            self.reader.close()
         if self._con is not None:
             try:
                 self._con.close()
@@ -245,7 +290,7 @@ class Store:
 
     # -- lookups -----------------------------------------------------------------
     def get(self, job_id: str):
-        rows = list(self.db.select(job_id=job_id))
+        rows = list(self.select(job_id=job_id))
         if not rows:
             return None
         return max(rows, key=lambda r: r.id)
@@ -260,11 +305,16 @@ class Store:
             raise KeyError(job_id)
         return row.toatoms(add_additional_information=True)
 
+    def _by_reader(self, query: dict[str, Any]) -> bool:
+        return self.reader is not None and all(k == "include_data" or v is not None for k, v in query.items()) \
+            and not set(query) & _ASE_ONLY_OPTIONS
+
     def select(self, **query) -> Iterator:
-        return self.db.select(**query)
+        """Rows whose key-value pairs equal ``query`` (ase.db's keyword selection)."""
+        return self.reader.select(**query) if self._by_reader(query) else self.db.select(**query)
 
     def count(self, **query) -> int:
-        return self.db.count(**query)
+        return self.reader.count(**query) if self._by_reader(query) else self.db.count(**query)
 
     # -- writes ------------------------------------------------------------------
     def write(
@@ -284,7 +334,7 @@ class Store:
         a = atoms.copy()
         a.info = {}
         if energy is not None:
-            calc = _Stored(a, energy=energy, forces=forces)
+            calc = _stored_calculator(a, energy, forces)
             if calculator:
                 calc.name = calculator
                 calc.parameters = dict(calculator_parameters or {})

@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from descriptors.geometry.anomalies import EXCLUDING_FLAGS, is_excluded
+from descriptors.geometry.flags import EXCLUDING_FLAGS, is_excluded
 from descriptors.store.db import STATUS_FAILED, Store
 
 __all__ = ["site_rows", "best_rows", "row_dict", "write_csv", "BEST_COLUMNS", "SITE_COLUMNS", "HARD_ANOMALIES",

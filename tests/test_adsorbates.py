@@ -79,7 +79,7 @@ def test_place_on_every_site_binding_atom_at_bond_distance():
 
 def test_bidentate_no3_on_neighbouring_top_sites():
     slab = metal_slab("Cu", "100", size=(3, 3), layers=3, fixed_layers=1)
-    pairs = [p for p in find_site_pairs(slab) if p.label == "top+top" and abs(p.distance - 2.553) < 0.02]
+    pairs = [p for p in find_site_pairs(slab) if p.identity_label == "top+top" and abs(p.distance - 2.553) < 0.02]
     assert pairs
     s = place_bidentate(slab, "NO3", pairs[0])
     o1, o2 = s.info["binding_indices"]

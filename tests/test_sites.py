@@ -331,7 +331,7 @@ def test_metal_above_flat_sheet_gets_plus_z():
 def test_nearest_neighbour_top_top_pair(facet, request):
     slab = request.getfixturevalue(facet)
     pairs = find_site_pairs(slab)
-    tt = [p for p in pairs if p.label == "top+top"]
+    tt = [p for p in pairs if p.identity_label == "top+top"]
     # one symmetry-unique top+top pair within 3.5 A (the next neighbour is at a = 3.61 / sqrt3 a = 4.42 A)
     assert len(tt) == 1
     p = tt[0]
@@ -351,9 +351,9 @@ def test_nearest_neighbour_top_top_pair(facet, request):
 
 def test_pairs_are_reduced_by_symmetry(cu100):
     pairs = find_site_pairs(cu100, max_distance=3.7)
-    tt = sorted(round(p.distance, 2) for p in pairs if p.label == "top+top")
+    tt = sorted(round(p.distance, 2) for p in pairs if p.identity_label == "top+top")
     assert tt == pytest.approx([NN_CU, A_CU], abs=0.02)  # 1st and 2nd neighbour, once each
-    hh = [p for p in pairs if p.label == "hollow+hollow"]
+    hh = [p for p in pairs if p.identity_label == "hollow+hollow"]
     assert sorted(round(p.distance, 2) for p in hh) == pytest.approx([NN_CU, A_CU], abs=0.02)
     # restricting to given sites
     only_top = find_site_pairs(cu100, [s for s in find_sites(cu100) if s.kind == "top"])
@@ -362,9 +362,53 @@ def test_pairs_are_reduced_by_symmetry(cu100):
 
 def test_fcc111_fcc_hcp_pair_and_deterministic_order(cu111):
     pairs = find_site_pairs(cu111)
-    fh = [p for p in pairs if p.label == "fcc+hcp"]
+    fh = [p for p in pairs if p.identity_label == "fcc+hcp"]
     # neighbouring fcc and hcp hollows share an edge: nn/sqrt3 = 1.47 A apart
     assert min(p.distance for p in fh) == pytest.approx(NN_CU / np.sqrt(3), abs=0.01)
     assert [p.label for p in pairs] == [p.label for p in find_site_pairs(cu111)]
     kinds = [p.first.kind for p in pairs]
     assert kinds == sorted(kinds, key=["top", "bridge", "hollow"].index)
+
+
+def test_pair_labels_are_unique_and_say_how_the_pairs_differ(cu100, cu111):
+    """Two different pairs never share a label (all_sites.csv had three 'bridge+bridge' rows per
+    adsorbate on fcc(100)); the label says the lateral distance and, for bridges at the same
+    distance, the angle between the displacement and the first bridge's axis."""
+    for slab in (cu100, cu111):
+        pairs = find_site_pairs(slab)
+        assert len({p.label for p in pairs}) == len(pairs)
+        for p in pairs:
+            assert p.label.startswith(p.identity_label)
+            if "@" in p.label:  # the stated distance is the pair's
+                assert float(p.label.split("@")[1].split("A")[0]) == pytest.approx(p.distance, abs=0.006)
+    bb = {p.label: p for p in find_site_pairs(cu100) if p.identity_label == "bridge+bridge"}
+    assert sorted(bb) == ["bridge+bridge@1.81A", "bridge+bridge@2.55A,0deg", "bridge+bridge@2.55A,90deg"]
+    for label, angle in (("bridge+bridge@2.55A,0deg", 0.0), ("bridge+bridge@2.55A,90deg", 90.0)):
+        p = bb[label]  # in line with the bridge (0) or side by side (90), measured from the geometry
+        ends = cu100.positions[list(p.first.indices)] + np.asarray(p.first.offsets, float).reshape(-1, 3) @ cu100.cell
+        axis = (ends[1] - ends[0])[:2]
+        d = (site_position(cu100, p.second) - site_position(cu100, p.first))[:2]
+        cos = abs(axis @ d) / np.linalg.norm(axis) / np.linalg.norm(d)
+        assert np.degrees(np.arccos(min(cos, 1.0))) == pytest.approx(angle, abs=1.0)
+    # a unique label stays plain
+    assert [p.label for p in find_site_pairs(cu100) if p.identity_label == "top+top"] == ["top+top"]
+
+
+def test_bidentate_jobs_keep_their_ids_and_get_unique_site_labels(small_spec_dict):
+    """The job recipe keeps the plain pair label (jobs stored before keep their ids); the meta, and
+    so every table, gets the unique one."""
+    from descriptors.calculators import CalculatorSetting
+    from descriptors.engine.jobs import Job
+    from descriptors.specs import parse_spec
+    from descriptors.structures import metal_slab
+    from descriptors.tasks.base import RelaxSettings
+    from descriptors.workflows.stages import plan_adsorbate_jobs
+
+    spec = parse_spec(small_spec_dict)
+    slab = metal_slab("Cu", "100", size=(3, 3), layers=3, fixed_layers=1)
+    clean = Job("clean", {"kind": "clean", "test": 1}, {"catalyst": "Cu(100)"}, slab, label="clean Cu(100)")
+    jobs = plan_adsorbate_jobs(clean, slab, slab, ["NO3"], spec, CalculatorSetting("emt", {}), RelaxSettings())
+    bi = [j for j in jobs if j.meta["binding"] == "O,O"]
+    assert len({j.meta["site"] for j in bi}) == len(bi) == len({j.id for j in bi})
+    assert {j.recipe["site"] for j in bi} <= {"top+top", "bridge+bridge", "hollow+hollow"}
+    assert any(j.meta["site"].startswith("bridge+bridge@") for j in bi)

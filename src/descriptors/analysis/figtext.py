@@ -94,8 +94,7 @@ def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_poi
     fig = ax.figure
     r = fig.canvas.get_renderer()
     axbox = ax.get_window_extent(r)
-    ticks = _tick_label_ids(fig)
-    obstacles = [b for t in _texts(fig) if id(t) not in ticks and _overlap(b := t.get_window_extent(r), axbox)]
+    obstacles = [b for t in _non_tick_texts(fig) if _overlap(b := t.get_window_extent(r), axbox)]
     leg = ax.get_legend()
     if leg is not None:
         obstacles.append(leg.get_window_extent(r))
@@ -141,6 +140,27 @@ def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_poi
     return made
 
 
+def _non_tick_texts(fig) -> list[Text]:
+    """The visible texts of ``fig`` other than tick labels (``_texts`` without the ticks), found
+    without asking the axes for their ticks (which runs every tick locator: most of the time of
+    placing the labels of a 10-panel figure)."""
+    from matplotlib.axis import Axis, Tick
+
+    out = []
+
+    def walk(artist):
+        if isinstance(artist, Tick):
+            return
+        if isinstance(artist, Text):
+            out.append(artist)
+        children = [artist.label, artist.offsetText] if isinstance(artist, Axis) else artist.get_children()
+        for child in children:
+            walk(child)
+
+    walk(fig)
+    return [t for t in out if t.get_visible() and t.get_text().strip() and t.figure is fig]
+
+
 def _tick_label_ids(fig) -> set[int]:
     ids = set()
     for ax in fig.axes:
@@ -182,10 +202,12 @@ def text_overlaps(fig, pad: float = 0.0) -> list[tuple[str, str]]:
 
 def fidelity_warning(calculator: str) -> str | None:
     """The warning a figure must carry for a low-fidelity calculator (EMT, xtb, ML), else None."""
-    from descriptors.calculators.base import REGISTRY
-
     notes = []
     for name in [c.strip() for c in str(calculator).split(",")]:
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):  # 'unknown (user-supplied ...)': no registry name
+            continue  # (and no import of every calculator backend, ~1.5 s, in each drawing process)
+        from descriptors.calculators.base import REGISTRY
+
         info = REGISTRY.get(name)
         if info is None:
             try:  # the registry fills when the backends are imported

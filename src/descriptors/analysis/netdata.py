@@ -19,6 +19,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 
@@ -134,9 +135,25 @@ class Network:
         raise NetworkError(f"network {self.name}: unknown species {name!r}; known adsorbates: "
                            + ", ".join(s for s, sp in self.species.items() if sp.adsorbate))
 
-    @property
-    def reservoir(self) -> set[str]:
-        return {s for s, sp in self.species.items() if sp.reservoir}
+    @cached_property
+    def reservoir(self) -> frozenset[str]:
+        """The reservoir species (water ...): computed once, asked for in every step of every walk."""
+        return frozenset(s for s, sp in self.species.items() if sp.reservoir)
+
+    @cached_property
+    def step_by_id(self) -> Mapping[str, Step]:
+        return MappingProxyType({st.id: st for st in self.steps})
+
+    @cached_property
+    def followed(self) -> Mapping[str, str | None]:
+        """Step id -> the species a walk follows after it: its final species (not reservoir) richest
+        in the tracked element (None if it has none)."""
+        out = {}
+        for st in self.steps:
+            nxt = sorted((x for x in st.final if x not in self.reservoir),
+                         key=lambda x: -self.species[x].count(self.tracked_element))
+            out.setdefault(st.id, nxt[0] if nxt else None)
+        return MappingProxyType(out)
 
     def label(self, step: Step) -> str:
         return step.label_with(self.reservoir)

@@ -244,9 +244,7 @@ def _speciate(net: Network, species: str, steps: list[StepResult], U: float) -> 
 
 def _follow(net: Network, step_id: str) -> str | None:
     """The species the walk follows after a step: its final species richest in the tracked element."""
-    st = next(s for s in net.steps if s.id == step_id)
-    nxt = sorted((x for x in st.final if x not in net.reservoir), key=lambda x: -net.species[x].count(net.tracked_element))
-    return nxt[0] if nxt else None
+    return net.followed[step_id]
 
 
 def selectivity(net: Network, steps: list[StepResult], routes: list[Route], U: float,

@@ -64,8 +64,8 @@ def _identity(name: str, descriptors: tuple[str, ...], confidence: float) -> Sca
 def fit_scaling(x, y, target: str, descriptors: Sequence[str], labels: Sequence[str] | None = None,
                 confidence: float = 0.95) -> ScalingFit:
     """OLS fit of ``y`` (n,) on ``x`` (n,) or (n, k); needs n >= k + 1 points (k + 2 for an interval)."""
-    from scipy import stats
-    from sklearn.linear_model import LinearRegression
+    # the t quantile (scipy.stats.t.ppf) without the import of scipy.stats
+    from scipy.special import stdtrit
 
     x = np.asarray(x, float)
     if x.ndim == 1:
@@ -77,8 +77,11 @@ def fit_scaling(x, y, target: str, descriptors: Sequence[str], labels: Sequence[
         raise ValueError(f"{k} descriptor columns but {len(descriptors)} descriptor names")
     if n < k + 1:
         raise ValueError(f"scaling fit of {target}: {n} point(s) for {k} descriptor(s); need at least {k + 1}")
-    model = LinearRegression().fit(x, y)
-    pred = model.predict(x)
+    # OLS on centred data with LAPACK's least squares (gelsd), as sklearn's LinearRegression does
+    x_mean, y_mean = x.mean(axis=0), y.mean()
+    coef_ = np.linalg.lstsq(x - x_mean, y - y_mean, rcond=None)[0]
+    intercept_ = float(y_mean - x_mean @ coef_)
+    pred = x @ coef_ + intercept_
     res = y - pred
     ss_res = float(res @ res)
     ss_tot = float(((y - y.mean()) ** 2).sum())
@@ -89,12 +92,12 @@ def fit_scaling(x, y, target: str, descriptors: Sequence[str], labels: Sequence[
         s2 = ss_res / dof
         cov = s2 * np.linalg.pinv(a.T @ a)
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
-        t = stats.t.ppf(0.5 + confidence / 2, dof)
+        t = float(stdtrit(dof, 0.5 + confidence / 2))
     else:
         se, t = np.full(k + 1, np.nan), np.nan
-    coef = np.r_[model.coef_, model.intercept_]
+    coef = np.r_[coef_, intercept_]
     ci = np.c_[coef - t * se, coef + t * se]
-    return ScalingFit(target, descriptors, np.asarray(model.coef_, float), float(model.intercept_), float(r2),
+    return ScalingFit(target, descriptors, np.asarray(coef_, float), intercept_, float(r2),
                       float(np.abs(res).mean()), float(np.sqrt((res ** 2).mean())), n, ci[:k], (float(ci[k, 0]),
                       float(ci[k, 1])), confidence, x, y, list(labels or []))
 

@@ -48,7 +48,8 @@ class SitePair:
     first: Site
     second: Site
     distance: float  # lateral distance between the two site positions
-    label: str  # e.g. 'top+top', 'top-Fe+top-Cu'
+    label: str  # e.g. 'top+top', 'top-Fe+top-Cu'; unique among the pairs of a surface: 'bridge+bridge@2.55A,90deg'
+    identity_label: str = ""  # the label before it was made unique (in job recipes: stored jobs keep their ids)
 
 
 def site_position(atoms: Atoms, site: Site) -> np.ndarray:

@@ -21,6 +21,7 @@ from descriptors.geometry.site_model import (
     SitePair,
     lateral,
     natural_key,
+    site_position,
     unit,
 )
 
@@ -155,4 +156,45 @@ def find_site_pairs(atoms: Atoms, sites: list[Site] | None = None, *, max_distan
         _slab_pairs(an, orbits, allowed, max_distance, found)
     pairs = found.pairs + chelating
     pairs.sort(key=lambda p: (KIND_ORDER[p.first.kind], round(p.distance, 3), natural_key(p.label)))
-    return pairs
+    return unique_labels(atoms, pairs)
+
+
+def _orientation(atoms: Atoms, pair: SitePair) -> int | None:
+    """Angle (degrees, 0-90, in steps of 5) between the pair's lateral displacement and the axis of
+    its first site when that site is a two-atom (bridge) site; None otherwise."""
+    first = pair.first
+    if len(first.indices) != 2 or pair.distance < 0.5:
+        return None
+    cell = np.asarray(atoms.cell.array, float)
+    ends = atoms.positions[list(first.indices)] + np.asarray(first.offsets, float).reshape(-1, 3) @ cell
+    axis = ends[1, :2] - ends[0, :2]
+    d = site_position(atoms, pair.second)[:2] - site_position(atoms, first)[:2]
+    cos = abs(float(axis @ d)) / (np.linalg.norm(axis) * np.linalg.norm(d))
+    return int(5 * round(np.degrees(np.arccos(min(1.0, cos))) / 5))
+
+
+def unique_labels(atoms: Atoms, pairs: list[SitePair]) -> list[SitePair]:
+    """The pairs with labels that tell them apart: where two pairs share a label (e.g. three
+    'bridge+bridge' pairs on fcc(100)), each of them gets its lateral distance ('@2.55A'), then,
+    if still shared, the angle between the displacement and its first bridge's axis (',90deg':
+    side by side, ',0deg': in line), then a running number ('#2').  ``identity_label`` keeps the
+    plain label, which job recipes use (jobs stored before keep their identities)."""
+    def dedupe(labels: list[str], extra) -> list[str]:
+        count: dict[str, int] = {}
+        for lab in labels:
+            count[lab] = count.get(lab, 0) + 1
+        return [lab + extra(k) if count[lab] > 1 else lab for k, lab in enumerate(labels)]
+
+    labels = dedupe([p.label for p in pairs], lambda k: f"@{pairs[k].distance:.2f}A")
+    angles = [_orientation(atoms, p) for p in pairs]
+    labels = dedupe(labels, lambda k: f",{angles[k]}deg" if angles[k] is not None else "")
+    seen: dict[str, int] = {}
+    out = []
+    for p, lab in zip(pairs, dedupe(labels, lambda k: "")):
+        seen[lab] = seen.get(lab, 0) + 1
+        final = lab if seen[lab] == 1 else f"{lab}#{seen[lab]}"
+        out.append(SitePair(p.first, p.second, p.distance, final, p.identity_label or p.label))
+    if len(set(x.label for x in out)) != len(out):  # a '#2' that collides with a label made above
+        out = [SitePair(p.first, p.second, p.distance, f"{p.label}#{k + 1}", p.identity_label)
+               for k, p in enumerate(out)]
+    return out

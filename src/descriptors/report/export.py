@@ -13,7 +13,6 @@ harmonic frequencies (cm^-1) when a vibration job exists, else ``[]``.
 from __future__ import annotations
 
 import ast
-import csv
 from pathlib import Path
 
 from ase.io import write
@@ -24,7 +23,14 @@ from descriptors.store import Store, best_rows, row_dict, site_rows
 __all__ = ["export_structures", "write_catmap", "read_catmap", "tables", "FORMATS", "CATMAP_HEADER"]
 
 FORMATS = {"poscar": ("vasp", ".POSCAR"), "cif": ("cif", ".cif"), "extxyz": ("extxyz", ".extxyz")}
-CATMAP_HEADER = ["surface_name", "site_name", "species_name", "formation_energy", "frequencies", "reference"]
+# CatMAP's energies file (catmap/parsers/table_parser.py, TableParser; SUNCAT-Center/catmap,
+# tutorials/*/energies.txt): tab-separated, one header line; required columns species_name,
+# surface_name, site_name, formation_energy, frequencies (a Python list literal in cm^-1, read with
+# eval and scaled by frequency_unit_conversion = 1.239842e-4 eV/cm^-1), reference; gas rows have
+# surface_name 'None' and site_name 'gas'.  The column order of the tutorials' files (bulk_structure
+# and other_parameters are not read by the default parse_headers; written as 'None' and '[]'):
+CATMAP_HEADER = ["surface_name", "site_name", "species_name", "formation_energy", "bulk_structure", "frequencies",
+                 "other_parameters", "reference"]
 
 
 def _safe(s: str) -> str:
@@ -71,20 +77,45 @@ def write_catmap(store: Store, dest: str | Path, include_flagged: bool = False) 
         if not set(counts) <= set(mu):
             continue
         e = r.energy - sum(n * mu[el] for el, n in counts.items())
-        f = freqs.get(r.get("job_id"))
-        lines.append("\t".join(["None", "gas", name, f"{e:.4f}", _freqs(f), f"no3rr {r.get('calc')}"]))
+        f = _gas_modes(r, freqs.get(r.get("job_id")))
+        lines.append(_catmap_line(["None", "gas", name, f"{e:.4f}", "None", _freqs(f), "[]",
+                                   f"no3rr {r.get('calc')} job {r.get('job_id')}"]))
     n = 0
     for b in best_rows(site_rows(store), include_flagged=include_flagged):
         if b.get("E_ads_eV") is None or not (b.get("valid") or include_flagged):
             continue
         f = freqs.get(b.get("job_id"))
-        ref = f"no3rr {b.get('calculator')} site {b.get('site')}" + (f"; {b['flag']}" if b.get("flag") else "")
-        lines.append("\t".join([_safe(b["catalyst"]), _safe(b.get("site_final") or b.get("site") or "site"),
-                                b["adsorbate"], f"{float(b['E_ads_eV']):.4f}", _freqs(f), ref]))
+        ref = (f"no3rr {b.get('calculator')} site {b.get('site')} job {b.get('job_id')}"
+               + (f"; {b['flag']}" if b.get("flag") else ""))
+        lines.append(_catmap_line([_safe(b["catalyst"]), _safe(b.get("site_final") or b.get("site") or "site"),
+                                   b["adsorbate"], f"{float(b['E_ads_eV']):.4f}", "None", _freqs(f), "[]", ref]))
         n += 1
     dest = Path(dest)
     dest.write_text("\n".join(lines) + "\n")
     return dest, n
+
+
+def _gas_modes(row, f):
+    """The 3N-6 (linear: 3N-5) vibrations of a gas molecule, the highest of its harmonic modes:
+    CatMAP's ideal-gas thermochemistry takes the vibrations only (the near-zero translations and
+    rotations of a finite-difference calculation are not vibrations)."""
+    if f is None:
+        return None
+    import numpy as np
+
+    atoms = row.toatoms()
+    n = len(atoms)
+    if n == 1:
+        return []
+    x = atoms.positions - atoms.positions.mean(axis=0)
+    linear = n == 2 or np.linalg.svd(x, compute_uv=False)[1] < 1e-3
+    k = 3 * n - (5 if linear else 6)
+    return sorted(f)[-k:] if k > 0 else []
+
+
+def _catmap_line(fields: list[str]) -> str:
+    """One line of the file: CatMAP splits on tabs and lines on newlines, so neither may be in a field."""
+    return "\t".join(" ".join(str(f).split()) for f in fields)
 
 
 def _cm1(row):
@@ -105,12 +136,24 @@ def _freqs(f) -> str:
 
 
 def read_catmap(path: str | Path) -> list[dict]:
-    """Rows of a CatMAP energies file (formation_energy as float, frequencies as a list)."""
-    with Path(path).open(newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    for r in rows:
-        r["formation_energy"] = float(r["formation_energy"])
-        r["frequencies"] = ast.literal_eval(r["frequencies"])
+    """Rows of a CatMAP energies file as CatMAP's TableParser reads them: lines split on '\n' (empty
+    ones dropped), the header on tabs (stripped), each line on tabs into at most as many fields as
+    headers (a line with fewer is skipped, as CatMAP does); formation_energy as float, frequencies
+    as a list (ast.literal_eval where CatMAP uses eval)."""
+    lines = [line for line in Path(path).read_text().split("\n") if line]
+    headers = [h.strip() for h in lines.pop(0).split("\t")]
+    missing = [h for h in ("species_name", "surface_name", "site_name", "formation_energy", "frequencies", "reference")
+               if h not in headers]
+    if missing:
+        raise ValueError(f"{path}: not a CatMAP energies file (missing columns {missing})")
+    rows = []
+    for line in lines:
+        row = dict(zip(headers, line.split("\t", len(headers))))
+        if len(row) != len(headers):
+            continue
+        row["formation_energy"] = float(row["formation_energy"])
+        row["frequencies"] = ast.literal_eval(row["frequencies"])
+        rows.append(row)
     return rows
 
 

@@ -216,7 +216,9 @@ def plan_adsorbate_jobs(
                     "parent": clean_job.id,
                     "adsorbate": name,
                     "binding": mode.name,
-                    "site": label,
+                    # the plain pair label ('bridge+bridge'), as before pair labels were made unique:
+                    # stored jobs keep their ids (site_indices tell the pairs apart)
+                    "site": getattr(where, "identity_label", "") or label,
                     "site_indices": atoms.info["site_indices"],
                     "geometry": np.round(ads.atoms(mode).positions, 4).tolist(),
                     **_common(setting, relax),

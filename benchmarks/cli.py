@@ -3,7 +3,8 @@
     python -m benchmarks [--quick] [--out FILE.json] [--only NAME[,NAME]] [--spec SPEC.toml]
 
 Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory, store, ml, faults (fault
-injection: benchmarks/faults.py).  Each figure is a
+injection: benchmarks/faults.py), reads (wall time of lookup, status, analyze: benchmarks/reads.py),
+cost (seconds per calculator call: benchmarks/costcal.py; ``--write-cost-table`` ships them).  Each figure is a
 ratio or a per-job number measured within one run, so that it survives a loaded machine; the
 load average (``os.getloadavg``) before and after every screen is in the JSON.
 """
@@ -27,7 +28,7 @@ from typing import Any
 from . import cases
 from .screens import REPO, measure_screen
 
-NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml", "faults")
+NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml", "faults", "reads", "cost")
 DEFAULT_OUT = REPO / "results" / "benchmarks.json"
 
 
@@ -336,6 +337,14 @@ def render(result: dict[str, Any]) -> str:
                         for r in run_list] +
                        [[r["label"], role, v["processes"], v["cpu_s"], v["peak_mb_max"]]
                         for r in run_list for role, v in r.get("other_processes", {}).items()])]
+    if "reads" in b:
+        from .reads import render_reads
+
+        out += ["", *render_reads(b["reads"])]
+    if "cost" in b:
+        from .costcal import render_cost
+
+        out += ["", *render_cost(b["cost"])]
     if "faults" in b:
         f = b["faults"]
         out += ["", f"Fault injection: {f['rounds']} faults ({', '.join(str(e['fault']) for e in f['events'])}), "
@@ -407,6 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="workers of the main screen (default: the spec's)")
     ap.add_argument("--workdir", default=None, help="where the screens write (default: a temporary directory, removed)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    ap.add_argument("--store", default=None, help="reads: a screen's output directory to time lookup/status on "
+                                                  "(default: the main screen of this run; the goals are for the "
+                                                  "quick start's, e.g. results/quickstart)")
+    ap.add_argument("--write-cost-table", action="store_true",
+                    help="cost: write the measured table to src/descriptors/specs/cost_calibration.json")
     args = ap.parse_args(argv)
     names = _parse_only(args.only)
     if args.spec and not Path(args.spec).is_file():
@@ -419,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
-        for name in ("relax", "sites", "store", "ml", "overhead", "parallel", "resume", "memory", "faults"):
+        for name in ("relax", "sites", "store", "ml", "overhead", "parallel", "resume", "memory", "faults", "reads",
+                     "cost"):
             if name not in names:
                 continue
             log(f"benchmark {name}")
@@ -435,6 +450,16 @@ def main(argv: list[str] | None = None) -> int:
                 result["benchmarks"][name] = bench_store(args.quick, workdir, log)
             elif name == "ml":
                 result["benchmarks"][name] = bench_ml(args.quick, log)
+            elif name == "reads":
+                from .reads import run_reads
+
+                if args.store and not (Path(args.store) / "screen.db").is_file():
+                    raise SystemExit(f"--store: {args.store}/screen.db not found; give a screen's output directory")
+                result["benchmarks"][name] = run_reads(args.store or run.main()["out"], log=log)
+            elif name == "cost":
+                from .costcal import run_costcal
+
+                result["benchmarks"][name] = run_costcal(write=args.write_cost_table, log=log)
             else:
                 result["benchmarks"][name] = globals()[f"bench_{name}"](run)
             _write(out, result, run, t0)  # a benchmark interrupted later keeps the figures so far

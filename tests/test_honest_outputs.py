@@ -219,7 +219,10 @@ def test_status_tells_a_running_screen_from_a_stopped_one(tmp_path):
 def test_validate_warns_gamma_only_on_small_cells_and_prints_a_rough_cost(small_spec_dict, tmp_path):
     from descriptors.specs import parse_spec
     from descriptors.specs.cost import (
+        ADSORBATE_ATOMS,
         CALLS_PER_RELAXATION,
+        SITES_PER_ADSORBATE,
+        calibration,
         estimate_cost,
         gamma_only_warnings,
     )
@@ -229,11 +232,39 @@ def test_validate_warns_gamma_only_on_small_cells_and_prints_a_rough_cost(small_
     models = expand_catalysts(emt)
     assert gamma_only_warnings(emt, models) == []  # EMT has no k-points to miss
     jobs, sec, line = estimate_cost(emt, models)
-    assert jobs > 2 * 3 and sec == pytest.approx(jobs * CALLS_PER_RELAXATION * 0.005) and "rough" in line
+    # from the measured table (benchmarks/costcal.py), t = a N^b per model size, and it says so
+    table = calibration()
+    e = table["calculators"]["emt"]
+    t = lambda n: e["a"] * n ** e["b"]  # noqa: E731
+    n_ads = len(emt.adsorbate_names())
+    want = 5 * CALLS_PER_RELAXATION * t(8) + sum(
+        CALLS_PER_RELAXATION * (t(len(m.build())) + n_ads * SITES_PER_ADSORBATE * t(len(m.build()) + ADSORBATE_ATOMS))
+        for m in models)
+    assert jobs > 2 * 3 and sec == pytest.approx(want)
+    assert "estimate" in line and "measured for emt" in line and table["measured"] in line
     xtb = parse_spec({**small_spec_dict, "calculator": {"name": "gfn1-xtb"}})
     warns = gamma_only_warnings(xtb, expand_catalysts(xtb))
     assert len(warns) == 2 and "Gamma point only" in warns[0] and "catalysts.size" in warns[0]
-    assert estimate_cost(xtb, models)[1] == pytest.approx(sec * 3.0 / 0.005)
+    # a class without a measurement (DFT) says its number is a stated value
+    dft = parse_spec({**small_spec_dict, "calculator": {"name": "gpaw"}})
+    line = estimate_cost(dft, models)[2]
+    assert "stated value for the dft class, not measured" in line
+    # the user's own stored jobs of the calculator come first: 2 s per call on 20 atoms
+    from ase.build import fcc111
+
+    from descriptors.store import Store
+
+    db = tmp_path / "screen.db"
+    st = Store(db)
+    slab = fcc111("Cu", (2, 2, 5), vacuum=5.0)  # 20 atoms
+    for i in range(3):
+        st.write(slab, {"job_id": f"j{i}", "kind": "adsorbate", "calc": "emt", "status": "ok", "steps": 9,
+                        "seconds": 20.0 * (1 + 0.1 * i)}, energy=-1.0)
+    st.close()
+    jobs2, sec2, line2 = estimate_cost(emt, models, db=db)
+    assert "your own 3 stored emt jobs" in line2 and jobs2 == jobs
+    a_own = 22.0 / 10 / 20 ** e["b"]  # median of seconds / (steps + 1) / N^b
+    assert sec2 == pytest.approx(want * a_own / e["a"])
 
 
 def test_volcano_with_closed_routes_is_drawn_with_gaps(example_result):

@@ -7,6 +7,8 @@ def add_parser(sub) -> None:
     v = sub.add_parser("validate", help="check a spec without computing anything",
                        description="Validate a spec; exit 2 with the field and the fix if it is wrong.")
     v.add_argument("spec")
+    v.add_argument("--db", help="store whose finished jobs calibrate the cost estimate (default: the spec's "
+                                "output/screen.db, when it exists)")
     v.set_defaults(func=run)
 
 
@@ -22,5 +24,12 @@ def run(args) -> int:
 
     for w in gamma_only_warnings(spec, models):
         print(f"warning: {w}")
-    print(estimate_cost(spec, models)[2])
+    from pathlib import Path
+
+    db = Path(args.db) if args.db else Path(spec.output) / "screen.db"
+    if args.db and not db.is_file():
+        from descriptors.cli.common import err
+
+        return err(f"--db {args.db}: no such database; give the screen.db of a screen (or leave --db out)")
+    print(estimate_cost(spec, models, db=db if db.is_file() else None)[2])
     return 0

@@ -1,41 +1,112 @@
-"""Before a screen starts: a rough estimate of its cost, and the Gamma-only warning on small cells.
+"""Before a screen starts: an estimate of its cost, and the Gamma-only warning on small cells.
 
-The estimate is jobs x calls per job x seconds per call for the calculator's fidelity class.  Every
-factor is rough and stated as such:
+The estimate is jobs x calls per job x seconds per call, summed over the catalyst models:
 - sites per adsorbate (3.9) and calls per relaxation (32): the EMT quick start, 652 adsorbate jobs on 12
   slabs x 14 adsorbates and 27 185 calculator calls for its 848 jobs (README, Benchmarks);
-- seconds per call: EMT milliseconds; CHGNet ~0.7 s per force call on ~40 atoms on one core
-  (DOMAIN.md); GFN-xTB seconds on a metal slab (DOMAIN.md: "seconds"; 3 s taken); DFT minutes
-  (300 s taken: a plane-wave SCF of a ~40-atom slab on a few cores).
+- seconds per call, best source first:
+  1. the user's own runs: jobs of this calculator already in the store (``seconds`` / ``steps`` of
+     each row), scaled to each model's atom count with the measured exponent;
+  2. the measured table ``cost_calibration.json`` (``python -m benchmarks --only cost
+     --write-cost-table``: EMT, GFN1-xTB, CHGNet, SevenNet on NO/Cu(111) slabs of 14-38 atoms, one
+     thread), ``t = a * N_atoms ** b``, with the machine and date it was measured on;
+  3. a stated value per fidelity class where nothing was measured (DFT: 300 s, a plane-wave SCF of
+     a ~40-atom slab on a few cores; a calculator not in the table: its class' value).
 """
 
 from __future__ import annotations
 
-__all__ = ["estimate_cost", "gamma_only_warnings", "SECONDS_PER_CALL"]
+import json
+from pathlib import Path
 
-SECONDS_PER_CALL = {"test-only": 0.005, "semi-empirical": 3.0, "ml": 0.7, "dft": 300.0}
+__all__ = ["estimate_cost", "gamma_only_warnings", "SECONDS_PER_CALL", "calibration", "seconds_per_call"]
+
+SECONDS_PER_CALL = {"test-only": 0.005, "semi-empirical": 3.0, "ml": 0.7, "dft": 300.0}  # stated, per class
 SITES_PER_ADSORBATE = 3.9
 CALLS_PER_RELAXATION = 32
+ADSORBATE_ATOMS = 3  # a typical intermediate (NO2, NH2, NOH ...) on top of the clean model
 MIN_GAMMA_LENGTH = 10.0  # A: below this in-plane length, Gamma-only sampling of a metal is poor
+CALIBRATION_FILE = Path(__file__).with_name("cost_calibration.json")
 
 
-def estimate_cost(spec, models) -> tuple[int, float, str]:
-    """(jobs, seconds, one line) for a spec; rough by construction."""
+def calibration() -> dict:
+    """The measured table (empty dict if the file is missing or unreadable)."""
+    try:
+        return json.loads(CALIBRATION_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _from_store(db, calc_name: str, b: float) -> tuple[float, int] | None:
+    """(a, jobs) of t = a N^b fitted to the stored jobs of ``calc_name`` (median of the per-call
+    seconds over N^b), or None if the store holds none."""
+    if db is None or not Path(db).is_file():
+        return None
+    from descriptors.store.reader import SQLiteReader
+
+    try:
+        rows = list(SQLiteReader(db).select(include_data=False, calc=calc_name))
+    except Exception:  # a damaged or foreign file: no calibration from it (the screen reports it)
+        return None
+    vals = [r.get("seconds") / (r.get("steps") + 1) / r.get("natoms") ** b for r in rows
+            if isinstance(r.get("seconds"), (int, float)) and isinstance(r.get("steps"), int) and r.get("natoms")
+            and r.get("seconds") > 0]
+    if not vals:
+        return None
+    vals.sort()
+    return vals[len(vals) // 2], len(vals)
+
+
+def seconds_per_call(calc_name: str, fidelity: str, db=None):
+    """(function N_atoms -> seconds per call, one line saying where the number comes from)."""
+    table = calibration()
+    entry = table.get("calculators", {}).get(calc_name, {})
+    b = entry.get("b", 1.0) if "a" in entry else 1.0
+    own = _from_store(db, calc_name, b)
+    if own is not None:
+        a, n = own
+        return (lambda N: a * N ** b), (f"per-call time from your own {n} stored {calc_name} jobs in {db} "
+                                        f"(t = {a:.3g} s x N_atoms^{b:g})")
+    if "a" in entry:
+        m = table.get("machine", {})
+        return (lambda N: entry["a"] * N ** entry["b"]), (
+            f"per-call time measured for {calc_name} on {m.get('cpu', '?')} (1 thread) on {table.get('measured', '?')}"
+            f" (t = {entry['a']:.3g} s x N_atoms^{entry['b']:g}; {CALIBRATION_FILE.name}); your machine differs")
+    sec = SECONDS_PER_CALL[fidelity]
+    why = entry.get("skipped") or "not in the measured table"
+    return (lambda N: sec), (f"per-call time {sec:g} s is a stated value for the {fidelity} class, not measured "
+                             f"for {calc_name} ({why})")
+
+
+def _atoms(model) -> int | None:
+    try:
+        return len(model.build())
+    except Exception:  # noqa: BLE001 - the screen reports build errors itself
+        return None
+
+
+def estimate_cost(spec, models, db=None) -> tuple[int, float, str]:
+    """(jobs, calculator seconds, one line) for a spec: an estimate, saying what it rests on."""
     info = spec.calculator.setting().info
     n_ads = len(spec.adsorbate_names())
     n_bulk = len({m.bulk for m in models if getattr(m, "bulk", None)}) or 0
-    jobs = int(round(n_bulk + 4 + len(models) * (1 + n_ads * SITES_PER_ADSORBATE)))
-    calls = jobs * CALLS_PER_RELAXATION
-    sec = calls * SECONDS_PER_CALL[info.fidelity]
+    per_call, source = seconds_per_call(info.name, info.fidelity, db)
+    sec, jobs = 0.0, n_bulk + 4  # bulk EOS and gas references: small, counted at 8 atoms
+    sec += (n_bulk + 4) * CALLS_PER_RELAXATION * per_call(8)
+    for m in models:
+        n = _atoms(m) or 40
+        j_ads = n_ads * SITES_PER_ADSORBATE
+        jobs += 1 + j_ads
+        sec += CALLS_PER_RELAXATION * (per_call(n) + j_ads * per_call(n + ADSORBATE_ATOMS))
+    jobs = int(round(jobs))
     workers = max(1, int(getattr(getattr(spec, "execution", None), "workers", 1) or 1))
     wall = sec / workers
 
     def human(t):
         return f"{t:.0f} s" if t < 120 else f"{t / 60:.0f} min" if t < 7200 else f"{t / 3600:.1f} h"
 
-    line = (f"rough cost: ~{jobs} jobs x ~{CALLS_PER_RELAXATION} calls x ~{SECONDS_PER_CALL[info.fidelity]:g} s per "
-            f"call ({info.name}, {info.fidelity}) = ~{human(sec)} of calculator time, ~{human(wall)} on {workers} "
-            "worker(s); an order of magnitude, not a promise")
+    line = (f"estimated cost: ~{jobs} jobs x ~{CALLS_PER_RELAXATION} calls = ~{human(sec)} of calculator time, "
+            f"~{human(wall)} on {workers} worker(s) ({info.name}, {info.fidelity}); an estimate: {source}; "
+            f"jobs and calls per job from the EMT quick start")
     return jobs, sec, line
 
 

@@ -64,7 +64,11 @@ def _fit(points: list[tuple[int, float]]) -> tuple[float, float]:
 def measure(name: str, params: dict[str, Any], calls: int = CALLS, sizes=SIZES, log=print) -> dict[str, Any]:
     import numpy as np
 
-    from descriptors.calculators import CalculatorSetting, calculator_info, make_calculator
+    from descriptors.calculators import (
+        CalculatorSetting,
+        calculator_info,
+        make_calculator,
+    )
 
     why = calculator_info(name).availability()
     if why:

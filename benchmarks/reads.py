@@ -49,7 +49,9 @@ def run_reads(store_dir: str | Path, repeats: int = REPEATS, log=print) -> dict[
     db = store_dir / "screen.db"
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
         n_rows = con.execute("SELECT count(*) FROM systems").fetchone()[0]
-        cat = con.execute("SELECT value FROM text_key_values WHERE key = 'catalyst' ORDER BY id LIMIT 1").fetchone()[0]
+        cat = con.execute("SELECT c.value FROM text_key_values c JOIN text_key_values k ON c.id = k.id WHERE "
+                          "c.key = 'catalyst' AND k.key = 'kind' AND k.value = 'adsorbate' ORDER BY c.id LIMIT 1"
+                          ).fetchone()[0]
     out: dict[str, Any] = {"store": str(store_dir), "rows": n_rows, "catalyst": cat, "repeats": repeats,
                            "load_before": [round(x, 2) for x in os.getloadavg()], "commands": {}}
     with tempfile.TemporaryDirectory(prefix="no3rr-reads-") as tmp:

@@ -284,7 +284,7 @@ def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True):
     footer(fig, res, (f"{catalyst}: FLAGGED geometries used for {', '.join(used)} (reasons: analysis_summary.csv, "
                       "report.html)") if used else (f"{catalyst}: {why}" if why else ""))
     # stagger long tick labels onto two rows if neighbours would touch
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # tick positions and text layout, without rasterizing
     r = fig.canvas.get_renderer()
     ticks = ax.get_xticklabels()
     for k in range(1, len(ticks)):

@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   "(default: the main screen of this run; the goals are for the "
                                                   "quick start's, e.g. results/quickstart)")
     ap.add_argument("--write-cost-table", action="store_true",
-                    help="cost: write the measured table to src/descriptors/specs/cost_calibration.json")
+                    help="cost: write the measured table to src/descriptors/specs/data/cost_calibration.json")
     args = ap.parse_args(argv)
     names = _parse_only(args.only)
     if args.spec and not Path(args.spec).is_file():

@@ -10,7 +10,7 @@ representative structure -- NO on the fcc hollow of Cu(111) slabs of 2x2x3, 3x3x
 per-call seconds are fitted to ``t = a * N**b`` (least squares in log-log) over the atom counts N.
 
 ``--write`` stores the fit, the points, the machine and the date in
-``src/descriptors/specs/cost_calibration.json``, which ``specs/cost.py`` reads.  DFT is not
+``src/descriptors/specs/data/cost_calibration.json``, which ``specs/cost.py`` reads.  DFT is not
 measured (minutes per call, depends on the cluster); its stated value stays in cost.py.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-TABLE = REPO / "src" / "descriptors" / "specs" / "cost_calibration.json"
+TABLE = REPO / "src" / "descriptors" / "specs" / "data" / "cost_calibration.json"
 CALCULATORS = {"emt": {}, "gfn1-xtb": {"electronic_temperature": 1500.0, "max_iterations": 300},
                "chgnet": {}, "sevenn": {}}
 SIZES = ((2, 2, 3), (3, 3, 2), (3, 3, 4))  # even Cu counts: a closed-shell NO/Cu slab for xtb

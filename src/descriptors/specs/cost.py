@@ -25,7 +25,7 @@ SITES_PER_ADSORBATE = 3.9
 CALLS_PER_RELAXATION = 32
 ADSORBATE_ATOMS = 3  # a typical intermediate (NO2, NH2, NOH ...) on top of the clean model
 MIN_GAMMA_LENGTH = 10.0  # A: below this in-plane length, Gamma-only sampling of a metal is poor
-CALIBRATION_FILE = Path(__file__).with_name("cost_calibration.json")
+CALIBRATION_FILE = Path(__file__).parent / "data" / "cost_calibration.json"  # package data (pyproject)
 
 
 def calibration() -> dict:

@@ -119,6 +119,22 @@ def test_readonly_store_never_writes(tmp_path):
         Store(bad, readonly=True)
 
 
+def test_empty_store_file_reads_as_empty_and_stays_empty(tmp_path):
+    """A screen killed before its first row leaves a store file without tables: status says every
+    job is pending, lookup finds nothing; neither writes to the file."""
+    from descriptors.cli import main
+
+    db = tmp_path / "screen.db"
+    db.touch()
+    (tmp_path / "plan.json").write_text(json.dumps({"db": str(db), "name": "t", "calculator": "emt", "complete": True,
+                                                    "stages": [], "jobs": {"j": {"kind": "gas", "label": "H2"}}}))
+    ro = Store(db, readonly=True)
+    assert list(ro.select(kind="adsorbate")) == [] and ro.count() == 0 and ro.statuses() == {} and ro.get("j") is None
+    assert main(["status", str(tmp_path)]) == 1  # pending
+    assert main(["lookup", "--db", str(db), "--catalyst", "Cu(100)"]) == 1  # nothing stored
+    assert db.stat().st_size == 0
+
+
 @pytest.mark.parametrize("command", ["lookup", "status"])
 def test_fast_reads_import_no_heavy_module(tmp_path, command):
     """`lookup` and `status` read the store with sqlite3: ase.db (1.7 s of imports), matplotlib,

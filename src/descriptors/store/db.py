@@ -220,6 +220,8 @@ class Store:
     def statuses(self) -> dict[str, str]:
         """job_id -> status of every stored job: one SQL query over ase.db's key-value table
         (no row objects, no blobs); the newest row of a job wins, as in :meth:`get`."""
+        if self.reader is not None and self.reader._empty():
+            return {}
         con = self._connection()
         cur = con.cursor()
         cur.execute(_STATUS_SQL)

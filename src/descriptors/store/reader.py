@@ -136,7 +136,8 @@ class StoredRow:
 
 
 class SQLiteReader:
-    """Equality selections over a store's SQLite file, opened read-only (never created or changed)."""
+    """Equality selections over a store's SQLite file, which it never creates or writes to (a file
+    without ase.db's tables yet is an empty store)."""
 
     def __init__(self, path: str | Path, connection: sqlite3.Connection | None = None):
         self.path = Path(path)
@@ -149,6 +150,11 @@ class SQLiteReader:
             # opens read-only), never a write; mode=ro would refuse a WAL file in a read-only folder
             self._con = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
         return self._con
+
+    def _empty(self) -> bool:
+        """True for a file without ase.db's tables yet (an empty store: no rows, nothing written)."""
+        con = self._connection()
+        return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'systems'").fetchone() is None
 
     def _where(self, query: dict[str, Any]) -> tuple[str, list]:
         where, args = [], []
@@ -171,6 +177,8 @@ class SQLiteReader:
     def select(self, include_data: bool = True, **query) -> Iterator[StoredRow]:
         """Rows whose key-value pairs (or columns) equal ``query``, in id order."""
         where, args = self._where(query)
+        if self._empty():
+            return
         cols = ", ".join(f"systems.{c}" for c in _COLUMNS) + (", systems.data" if include_data else "")
         cur = self._connection().execute(f"SELECT {cols} FROM systems{where} ORDER BY systems.id", args)
         n = len(_COLUMNS)
@@ -179,6 +187,8 @@ class SQLiteReader:
 
     def count(self, **query) -> int:
         where, args = self._where(query)
+        if self._empty():
+            return 0
         return int(self._connection().execute(f"SELECT count(*) FROM systems{where}", args).fetchone()[0])
 
     def column(self, row_id: int, name: str):

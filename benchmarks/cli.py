@@ -425,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
     names = _parse_only(args.only)
     if args.spec and not Path(args.spec).is_file():
         raise SystemExit(f"--spec: {args.spec!r} not found; give an EMT spec file, e.g. workflows/quickstart.toml")
+    if args.store and not (Path(args.store) / "screen.db").is_file():
+        print(f"--store: {args.store}/screen.db not found; give a screen's output directory, e.g. results/quickstart",
+              file=sys.stderr)
+        raise SystemExit(2)
     log = _Clock(args.quiet)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="no3rr-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -453,8 +457,6 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "reads":
                 from .reads import run_reads
 
-                if args.store and not (Path(args.store) / "screen.db").is_file():
-                    raise SystemExit(f"--store: {args.store}/screen.db not found; give a screen's output directory")
                 result["benchmarks"][name] = run_reads(args.store or run.main()["out"], log=log)
             elif name == "cost":
                 from .costcal import run_costcal

@@ -97,3 +97,29 @@ def test_lean_rows_equal_ase_rows_postgres():
     if ids:
         store.db.delete(ids)
     _check(store)
+
+
+def test_journal_keeps_results_until_folded_and_a_second_fold_duplicates_nothing(tmp_path):
+    from descriptors.store.journal import Journal
+
+    slab = _slab()
+    forces = np.zeros((len(slab), 3))
+    db, journal = tmp_path / "s.db", tmp_path / "s.db.journal"
+    store = Store(db)
+    assert store.use_journal(journal) == 0
+    store._folded = float("inf")  # no fold on time: what a SIGKILL right now would leave
+    store.write(slab, {"job_id": "j1", "status": STATUS_OK}, energy=-1.0, forces=forces, calculator="emt")
+    store.write(slab, {"job_id": "j2", "status": STATUS_OK}, energy=-2.0, forces=forces, calculator="emt")
+    assert Store(db).count() == 0 and len(Journal(journal).records()) == 2  # durable, not yet in the db
+    # a record cut short by a crash mid-write is dropped, the ones before it kept
+    with open(journal, "ab") as fh:
+        fh.write(b"\x10\x00\x00\x00garbage")
+    again = Store(db)  # the next run: folds what it finds
+    assert again.use_journal(journal) == 2
+    assert again.statuses() == {"j1": STATUS_OK, "j2": STATUS_OK} and again.get("j2").energy == -2.0
+    # killed between the commit and emptying the journal: folding the same records again replaces, never duplicates
+    store._pending = Journal(journal).records() or store._pending
+    store.fold()
+    assert again.count() == 2 and again.count(job_id="j1") == 1
+    again.close()
+    assert not journal.exists()  # an empty journal is removed when the store closes

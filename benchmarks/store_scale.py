@@ -15,8 +15,10 @@ time and peak memory (VmHWM) are its own:
 * ``resume``: the same N jobs planned again and run: nothing to compute; wall time and peak
   memory (goal <= 10 s, <= 1 GB); ``--legacy`` measures the code before issue 16 (ase.db row
   objects for every stored job) on the same store;
-* ``write``: M new jobs through ``Engine.run`` with one commit per result, as a screen writes
-  (goal >= 500 results/s); the time inside ``Store.write`` is the driver's write cost; ``--legacy``
+* ``write``: M new jobs through ``Engine.run`` as a screen writes them: each result appended to
+  the results journal (store/journal.py), folded into the database in batches (goal >= 500
+  results/s); the time inside ``Store.write`` and ``Store.fold`` is the driver's write cost;
+  ``--direct`` writes the same rows with a commit per result (no journal); ``--legacy``
   writes with the old ``Store.write`` (ase.db's own connection and commit per row, a job-id lookup
   that scans every row);
 * ``kill``: a screen of jobs that take 10 ms each, SIGKILLed mid-run; every result the driver
@@ -239,6 +241,7 @@ def _child(argv: list[str]) -> dict[str, Any]:
         "phase": phase, "legacy": legacy, "direct": direct, "jobs": n, "plan_s": round(t_plan, 3), "run_s": round(t_run, 3),
         "wall_s": round(t_pending - t0, 3), "cpu_s": round(time.process_time() - c0, 3),
         "computed": eng.stats.computed, "reused": eng.stats.reused, "writes": writes["n"],
+        "replayed_from_journal": eng.replayed,
         "write_s": round(writes["s"], 3), "write_cpu_s": round(writes["cpu"], 3),
         "peak_mb": _hwm_mb(), "journal": store.journal,
     }
@@ -353,12 +356,13 @@ def _backend(name: str, location: str, workdir: Path, n: int, m: int, m_legacy: 
     out["resume_legacy"] = _run_child(["resume", location, str(n), "0", str(workdir / "fill"), "--legacy"])
     log(f"store {name}: write {m} new results (now and {m_legacy} before) ...")
     w = _run_child(["write", location, str(m), str(n), str(workdir / "write")])
-    wl = _run_child(["write", location, str(m_legacy), str(n + m), str(workdir / "write-legacy"), "--legacy"])
-    for r in (w, wl):
+    wd = _run_child(["write", location, str(m), str(n + m), str(workdir / "write-direct"), "--direct"])
+    wl = _run_child(["write", location, str(m_legacy), str(n + 2 * m), str(workdir / "write-legacy"), "--legacy"])
+    for r in (w, wd, wl):
         r["results_per_s"] = round(r["writes"] / r["run_s"], 1) if r["run_s"] else None
         r["store_writes_per_s"] = round(r["writes"] / r["write_s"], 1) if r["write_s"] else None
         r["store_writes_per_cpu_s"] = round(r["writes"] / r["write_cpu_s"], 1) if r["write_cpu_s"] else None
-    out["write"], out["write_legacy"] = w, wl
+    out["write"], out["write_direct"], out["write_legacy"] = w, wd, wl
     log(f"store {name}: " + json.dumps(out))  # the figures so far, should a later phase be interrupted
     return out
 

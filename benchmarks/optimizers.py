@@ -74,7 +74,7 @@ def initial_geometries(metals, facets, adsorbates, setting_name: str = "emt") ->
     cjobs, ideal = clean_jobs(expand_catalysts(spec), None, {}, setting, rs, [])
     out = []
     for cj in cjobs:
-        clean = relax(cj.atoms, setting, rs).atoms
+        clean = relax(cj.atoms, setting, rs, kind="clean").atoms
         for job in plan_adsorbate_jobs(cj, ideal[cj.id], clean, spec.adsorbate_names(), spec, setting, rs):
             out.append({"label": job.label, "atoms": job.atoms, "clean": clean, "meta": job.meta})
     return out

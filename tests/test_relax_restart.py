@@ -49,3 +49,22 @@ def test_exact_first_state_check_recomputes_after_any_change():
     assert a.get_potential_energy() == b.get_potential_energy() != e0
     a.set_initial_magnetic_moments([0.1] * len(a))
     assert a.calc.check_state(a) == ["initial_magmoms"]
+
+
+def test_auto_is_bfgs_for_references_and_bfgs_soft_for_placements(monkeypatch):
+    from descriptors.tasks import base
+
+    seen = {}
+
+    def spy(atoms, ctx):
+        seen[atoms.info["job_id"]] = ctx.relax.optimizer
+        raise RuntimeError("not computed")
+
+    for kind in ("gas", "clean", "adsorbate"):
+        monkeypatch.setitem(base.TASKS, kind, spy)
+    rs = base.RelaxSettings()
+    assert rs.optimizer == base.DEFAULT_OPTIMIZER == "auto"
+    for kind in ("gas", "clean", "adsorbate"):
+        base.run_job(kind, kind, _system(), CalculatorSetting("emt"), rs)
+    assert seen == {"gas": "BFGS", "clean": "BFGS", "adsorbate": "BFGS-soft"}
+    assert base.RelaxSettings("FIRE").for_kind("adsorbate").optimizer == "FIRE"  # a named optimizer stays

@@ -172,6 +172,7 @@ def relax(
     settings: RelaxSettings = RelaxSettings(),
     trajectory: str | Path | None = None,
     progress: dict[str, Any] | None = None,
+    kind: str = "adsorbate",
 ) -> CalcResult:
     """Relax ``atoms`` with the calculator ``setting``; steps=0 means single point.
 
@@ -179,8 +180,9 @@ def relax(
     structure (a run killed by a wall-time limit), the relaxation restarts from its last geometry
     and the step budget counts the steps already taken.  ``progress`` (a dict) is updated after
     every step with the last energy, fmax and step count, so a caller still knows them when the
-    calculator raises.
+    calculator raises.  ``kind``: the job kind "auto" resolves the optimizer for (``RelaxSettings.for_kind``).
     """
+    settings = settings.for_kind(kind)
     t0 = time.perf_counter()
     start, done, frames = atoms, 0, []
     traj_path = Path(trajectory) if trajectory else None

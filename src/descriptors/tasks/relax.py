@@ -210,8 +210,10 @@ def relax(
         replay = issubclass(_optimizer(settings.optimizer), BFGS)
         if traj_path is not None:
             # one open trajectory for the whole relaxation (ASE reopens a file name at every step);
-            # each frame is flushed to the file as it is written
-            traj = Trajectory(str(traj_path), "a")
+            # each frame is flushed to the file as it is written, with the energy and forces (what a
+            # restart, a lost job's last state and the fine-tuning frames read): ASE would ask the
+            # calculator for each of a dozen properties, each a state check
+            traj = Trajectory(str(traj_path), "a", properties=["energy", "forces"])
             kw = {"trajectory": traj}
             if not replay:
                 # the optimizer's state (FIRE velocities, ...) saved after every step, so a restarted

@@ -123,3 +123,24 @@ def test_journal_keeps_results_until_folded_and_a_second_fold_duplicates_nothing
     assert again.count() == 2 and again.count(job_id="j1") == 1
     again.close()
     assert not journal.exists()  # an empty journal is removed when the store closes
+
+
+def test_status_of_a_stopped_screen_counts_results_in_its_journal(tmp_path):
+    from types import SimpleNamespace
+
+    from descriptors.report.status import format_status, summarize
+    from descriptors.store.journal import journal_path
+    from descriptors.store.plan import Plan
+
+    db = tmp_path / "screen.db"
+    plan = Plan(tmp_path / "plan.json", str(db), "j")
+    plan.add([SimpleNamespace(id=f"j{i}", kind="adsorbate", label=f"job {i}") for i in range(3)], "adsorbates")
+    store = Store(db)
+    store.use_journal(journal_path(db, tmp_path, False))
+    store._folded = float("inf")  # killed before the next fold
+    slab = _slab()
+    for i in range(2):
+        store.write(slab, {"job_id": f"j{i}", "status": STATUS_OK}, energy=-1.0, forces=np.zeros((len(slab), 3)))
+    s = summarize(tmp_path)
+    assert s["journal"] == 2 and len(s["pending"]) == 3
+    assert "2 finished results are in the store's journal" in format_status(s)

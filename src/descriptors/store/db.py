@@ -298,6 +298,7 @@ class Store:
         """Write results through the journal at ``path``; fold what a killed run left in it
         first (returned: how many results that was)."""
         self._journal = Journal(path)
+        self._connection()  # the database exists (tables made) before any result waits in the journal
         self._pending = self._journal.records()
         left = len(self._pending)
         self.fold()

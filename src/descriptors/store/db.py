@@ -331,7 +331,7 @@ class Store:
     def bulk(self):
         """Write many rows in one transaction (an import, a benchmark's synthetic store): all or
         nothing -- committed when the block ends, rolled back if it raises (Ctrl-C included).
-        Not for the engine's results: those are committed one by one so a kill loses none."""
+        Not for the engine's results: those go through the results journal (durable one by one)."""
         con = self._connection()
         self._bulk = True
         try:

@@ -53,8 +53,13 @@ class Journal:
     def append(self, record: Any) -> None:
         payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
         buf = memoryview(_HEAD.pack(len(payload), zlib.crc32(payload)) + payload)
-        while buf:
-            buf = buf[os.write(self._fd, buf):]
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while buf:
+                buf = buf[os.write(self._fd, buf):]
+        except BaseException:  # interrupted mid-record: no half record for later ones to follow
+            os.ftruncate(self._fd, end)
+            raise
 
     def records(self) -> list[Any]:
         return _read(self.path)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from ase.db import connect
-
 from conftest import require
 
 REPO = Path(__file__).resolve().parents[1]

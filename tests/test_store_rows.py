@@ -121,6 +121,11 @@ def test_journal_keeps_results_until_folded_and_a_second_fold_duplicates_nothing
     store._pending = Journal(journal).records() or store._pending
     store.fold()
     assert again.count() == 2 and again.count(job_id="j1") == 1
+    # the same job twice in one batch (a retried failure): one row, the newer
+    again._folded = float("inf")
+    again.write(slab, {"job_id": "j3", "status": "failed", "error": "x"})
+    again.write(slab, {"job_id": "j3", "status": STATUS_OK}, energy=-3.0, forces=forces, calculator="emt")
+    assert again.count(job_id="j3") == 1 and again.get("j3").energy == -3.0
     again.close()
     assert not journal.exists()  # an empty journal is removed when the store closes
 

@@ -209,6 +209,18 @@ class Store:
         cur.execute("SELECT id FROM text_key_values WHERE key = 'job_id' AND value = ?", (job_id,))
         return [int(r[0]) for r in cur.fetchall()]
 
+    def _ids_many(self, job_ids) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        ids = sorted(job_ids)
+        cur = self._connection().cursor()
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            cur.execute("SELECT id, value FROM text_key_values WHERE key = 'job_id' AND value IN "
+                        f"({', '.join('?' * len(chunk))})", tuple(chunk))
+            for row_id, value in cur.fetchall():
+                out.setdefault(value, []).append(int(row_id))
+        return out
+
     def close(self) -> None:
         """Fold the results journal; close the store's connection (SQLite folds its write-ahead
         log back into the file)."""
@@ -282,9 +294,10 @@ class Store:
             raise
         return row_id
 
-    def _insert(self, con, job_id: str, row, data) -> int:
-        """The new row of a job and the removal of its earlier rows, in the open transaction."""
-        old = self._ids(job_id)
+    def _insert(self, con, job_id: str, row, data, old: list[int] | None = None) -> int:
+        """The new row of a job and the removal of its earlier rows (``old``: looked up if not
+        given), in the open transaction."""
+        old = self._ids(job_id) if old is None else old
         self.db.connection, self.db.change_count = con, 1
         try:
             if old:  # first: a row folded again from the journal keeps its unique_id
@@ -318,8 +331,10 @@ class Store:
             return
         con = self._connection()
         try:
+            # the earlier rows of every job of the batch in one query (a round trip less per row)
+            old = self._ids_many({job_id for job_id, _, _ in self._pending})
             for job_id, row, data in self._pending:
-                self._insert(con, job_id, row, data)
+                old[job_id] = [self._insert(con, job_id, row, data, old.get(job_id, []))]
             con.commit()
         except BaseException:
             con.rollback()

@@ -57,10 +57,10 @@ DIFFERENT_SITE_A = 0.3  # an adsorbate atom further than this from where ASE BFG
 
 def initial_geometries(metals, facets, adsorbates, setting_name: str = "emt") -> list[dict[str, Any]]:
     """Placed adsorbate configurations on the default-relaxed quick-start slabs."""
+    from descriptors.specs import RelaxSpec, parse_spec
     from descriptors.structures import expand_catalysts
     from descriptors.tasks.relax import RelaxSettings, relax
     from descriptors.workflows.stages import clean_jobs, plan_adsorbate_jobs
-    from descriptors.specs import RelaxSpec, parse_spec
 
     from .cases import QUICKSTART, load_toml
 
@@ -74,7 +74,7 @@ def initial_geometries(metals, facets, adsorbates, setting_name: str = "emt") ->
     cjobs, ideal = clean_jobs(expand_catalysts(spec), None, {}, setting, rs, [])
     out = []
     for cj in cjobs:
-        clean = relax(cj.atoms, setting, rs).atoms
+        clean = relax(cj.atoms, setting, rs, kind="clean").atoms
         for job in plan_adsorbate_jobs(cj, ideal[cj.id], clean, spec.adsorbate_names(), spec, setting, rs):
             out.append({"label": job.label, "atoms": job.atoms, "clean": clean, "meta": job.meta})
     return out
@@ -83,6 +83,7 @@ def initial_geometries(metals, facets, adsorbates, setting_name: str = "emt") ->
 def _naive_placement(geom: dict[str, Any]):
     """The same adsorbate and site with ase.build.add_adsorbate at 2.0 A (monodentate only)."""
     from ase.build import add_adsorbate
+
     from descriptors.geometry.adsorbates import ADSORBATES
 
     atoms = geom["atoms"]
@@ -206,8 +207,8 @@ def _flagged(rows, method: str, ref: str) -> set[int]:
 
 def run_relax(metals, facets, adsorbates, optimizers: list[str] | None = None, naive: bool = True,
               progress=None) -> dict[str, Any]:
-    from descriptors.tasks.relax import RelaxSettings
     from descriptors.specs import RelaxSpec
+    from descriptors.tasks.relax import RelaxSettings
 
     callcount.install()  # in-process counter (idempotent)
     from descriptors.calculators import CalculatorSetting

@@ -15,8 +15,10 @@ time and peak memory (VmHWM) are its own:
 * ``resume``: the same N jobs planned again and run: nothing to compute; wall time and peak
   memory (goal <= 10 s, <= 1 GB); ``--legacy`` measures the code before issue 16 (ase.db row
   objects for every stored job) on the same store;
-* ``write``: M new jobs through ``Engine.run`` with one commit per result, as a screen writes
-  (goal >= 500 results/s); the time inside ``Store.write`` is the driver's write cost; ``--legacy``
+* ``write``: M new jobs through ``Engine.run`` as a screen writes them: each result appended to
+  the results journal (store/journal.py), folded into the database in batches (goal >= 500
+  results/s); the time inside ``Store.write`` and ``Store.fold`` is the driver's write cost;
+  ``--direct`` writes the same rows with a commit per result (no journal); ``--legacy``
   writes with the old ``Store.write`` (ase.db's own connection and commit per row, a job-id lookup
   that scans every row);
 * ``kill``: a screen of jobs that take 10 ms each, SIGKILLed mid-run; every result the driver
@@ -180,6 +182,7 @@ def _clone_fill(store, template_job_id: str, n: int, start: int) -> None:
 def _child(argv: list[str]) -> dict[str, Any]:
     phase, location, n, start = argv[0], argv[1], int(argv[2]), int(argv[3])
     legacy = "--legacy" in argv
+    direct = "--direct" in argv  # this round's row path with a commit per result, no journal
     workdir = Path(argv[4])
     _register()
     from descriptors.store.db import Store
@@ -187,6 +190,8 @@ def _child(argv: list[str]) -> dict[str, Any]:
     if legacy:
         Store.statuses = _legacy_statuses
         Store.write = _legacy_write
+    if legacy or direct:
+        Store.use_journal = lambda self, path: 0
     t0, c0 = time.perf_counter(), time.process_time()
     jobs = _jobs(n, start)
     t_plan = time.perf_counter() - t0
@@ -194,17 +199,35 @@ def _child(argv: list[str]) -> dict[str, Any]:
     writes = {"n": 0, "s": 0.0, "cpu": 0.0}
     inner = store.write
 
+    depth = {"write": 0}
+
     def timed_write(*a, **k):
         t, c = time.perf_counter(), time.process_time()
-        out = inner(*a, **k)
+        depth["write"] += 1
+        try:
+            out = inner(*a, **k)
+        finally:
+            depth["write"] -= 1
         writes["n"] += 1
         writes["s"] += time.perf_counter() - t
         writes["cpu"] += time.process_time() - c
         if phase == "kill":
-            print(a[1]["job_id"], flush=True)  # reported only once committed
+            print(a[1]["job_id"], flush=True)  # reported only once durable (journal or commit)
         return out
 
     store.write = timed_write
+    fold = store.fold
+
+    def timed_fold():  # the end-of-stage fold of the journal is write time too (inside write it is counted)
+        if depth["write"]:
+            return fold()
+        t, c = time.perf_counter(), time.process_time()
+        out = fold()
+        writes["s"] += time.perf_counter() - t
+        writes["cpu"] += time.process_time() - c
+        return out
+
+    store.fold = timed_fold
     t1 = time.perf_counter()
     if phase == "fill":  # the engine writes the first job; its row is cloned for the others
         eng.run(jobs[:1], "fill")
@@ -215,9 +238,10 @@ def _child(argv: list[str]) -> dict[str, Any]:
     t_run = time.perf_counter() - t1
     t_pending = time.perf_counter()
     return {
-        "phase": phase, "legacy": legacy, "jobs": n, "plan_s": round(t_plan, 3), "run_s": round(t_run, 3),
+        "phase": phase, "legacy": legacy, "direct": direct, "jobs": n, "plan_s": round(t_plan, 3), "run_s": round(t_run, 3),
         "wall_s": round(t_pending - t0, 3), "cpu_s": round(time.process_time() - c0, 3),
         "computed": eng.stats.computed, "reused": eng.stats.reused, "writes": writes["n"],
+        "replayed_from_journal": eng.replayed,
         "write_s": round(writes["s"], 3), "write_cpu_s": round(writes["cpu"], 3),
         "peak_mb": _hwm_mb(), "journal": store.journal,
     }
@@ -238,10 +262,15 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _stored_ids(location: str) -> list[str]:
+def _stored_ids(location: str, workdir: Path | None = None) -> list[str]:
+    """Job ids in the store, after folding what the (killed) run left in its results journal, as
+    the next run does first."""
     from descriptors.store.db import Store
+    from descriptors.store.journal import journal_path
 
     store = Store(location)
+    if workdir is not None:
+        store.use_journal(journal_path(location, workdir, store.is_url))
     cur = store._connection().cursor()
     cur.execute("SELECT value FROM text_key_values WHERE key = 'job_id'")
     ids = [r[0] for r in cur.fetchall()]
@@ -277,7 +306,7 @@ def _kill_test(location: str, workdir: Path, n: int, after_s: float) -> dict[str
     p.wait()
     # what the pipe still held was also reported before the kill
     reported += [x.strip() for x in p.stdout.read().splitlines() if x.strip()]
-    stored = _stored_ids(location)
+    stored = _stored_ids(location, workdir)
     lost = sorted(set(reported) - set(stored))
     again = _run_child(["write", location, str(n), "0", str(workdir)])
     final = _stored_ids(location)
@@ -327,12 +356,13 @@ def _backend(name: str, location: str, workdir: Path, n: int, m: int, m_legacy: 
     out["resume_legacy"] = _run_child(["resume", location, str(n), "0", str(workdir / "fill"), "--legacy"])
     log(f"store {name}: write {m} new results (now and {m_legacy} before) ...")
     w = _run_child(["write", location, str(m), str(n), str(workdir / "write")])
-    wl = _run_child(["write", location, str(m_legacy), str(n + m), str(workdir / "write-legacy"), "--legacy"])
-    for r in (w, wl):
+    wd = _run_child(["write", location, str(m), str(n + m), str(workdir / "write-direct"), "--direct"])
+    wl = _run_child(["write", location, str(m_legacy), str(n + 2 * m), str(workdir / "write-legacy"), "--legacy"])
+    for r in (w, wd, wl):
         r["results_per_s"] = round(r["writes"] / r["run_s"], 1) if r["run_s"] else None
         r["store_writes_per_s"] = round(r["writes"] / r["write_s"], 1) if r["write_s"] else None
         r["store_writes_per_cpu_s"] = round(r["writes"] / r["write_cpu_s"], 1) if r["write_cpu_s"] else None
-    out["write"], out["write_legacy"] = w, wl
+    out["write"], out["write_direct"], out["write_legacy"] = w, wd, wl
     log(f"store {name}: " + json.dumps(out))  # the figures so far, should a later phase be interrupted
     return out
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from ase.db import connect
-
 from conftest import require
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,18 +94,20 @@ def test_quick_resume_and_overhead_json(tmp_path):
     assert all(m["driver_peak_mb"] > 10 for m in mem)
 
 
-def test_default_relaxation_makes_the_calls_of_ase_bfgs():
-    """The package's relax() adds no calculator call to ASE's BFGS from the same geometry."""
+def test_default_relaxation_adds_no_call_and_reaches_ase_bfgs_minima_with_fewer():
+    """The package's relax() with the default ("auto": BFGS-soft on placements) adds no calculator call
+    to the optimizer run bare from the same geometry, and ends where ASE's BFGS ends, with fewer calls."""
     from benchmarks.optimizers import run_relax
 
-    res = run_relax(["Cu"], ["111"], ["H"], optimizers=["BFGS", "LBFGS"], naive=False)
+    res = run_relax(["Cu"], ["111"], ["H"], optimizers=["BFGS", "BFGS-soft"], naive=False)
     assert res["relaxations"] == 4  # H on top, bridge, fcc, hcp
     for row in res["rows"]:
-        d, b = row["default"], row["ASE BFGS"]
-        assert d["calls"] == b["calls"] == d["steps"] + 1
-        assert d["energy"] == pytest.approx(b["energy"], abs=1e-8)
+        d, soft, b = row["default"], row["ASE BFGS-soft"], row["ASE BFGS"]
+        assert d["calls"] == soft["calls"] == d["steps"] + 1
+        assert d["energy"] == pytest.approx(soft["energy"], abs=1e-8)
+        assert d["energy"] == pytest.approx(b["energy"], abs=0.01)
     s = res["summary"]
-    assert s["default"]["calls_vs_default"] == 1.0 and s["ASE LBFGS"]["relaxations"] == 4
+    assert s["default"]["other_minimum"] == 0 and s["default"]["calls_vs_ase_bfgs"] < 1.0
 
 
 def test_sites_agree_with_pymatgen_by_geometry():

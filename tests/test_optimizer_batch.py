@@ -41,7 +41,8 @@ def _counted(atoms, rs):
 
 
 def test_bfgs_soft_reaches_the_bfgs_minimum_with_fewer_calls(placements):
-    assert RelaxSpec().optimizer == "BFGS" and "BFGS-soft" in OPTIMIZERS
+    assert RelaxSpec().optimizer == "auto" and "BFGS-soft" in OPTIMIZERS
+    assert RelaxSpec().settings().for_kind("adsorbate").optimizer == "BFGS-soft"
     default = RelaxSettings("BFGS-soft", 0.05, 300)
     ours_calls = bfgs_calls = 0
     for g in placements:
@@ -83,3 +84,21 @@ def test_relax_batch_reproduces_single_relaxations(placements, optimizer):
         assert np.allclose(b.atoms.positions, s.atoms.positions, atol=1e-8)
     # one model call per optimizer step of the longest relaxation (plus the final forces)
     assert batched[0].extra["batch_calls"] == max(s.steps for s in single) + 1
+
+
+def test_bfgs_on_free_dofs_takes_ase_bfgs_steps(placements):
+    """"BFGS" solves its step on the free degrees of freedom (tasks/optimizers.py FreeBFGS): the
+    same relaxation as ASE's BFGS, step for step, to round-off."""
+    from ase.optimize import BFGS as ASEBFGS
+
+    from descriptors.calculators import make_calculator
+
+    for g in placements[:4]:
+        ours = relax(g["atoms"], EMT, RelaxSettings("BFGS", 0.05, 300))
+        a = g["atoms"].copy()
+        a.calc = make_calculator(EMT, atoms=a)
+        dyn = ASEBFGS(a, logfile=None)
+        assert dyn.run(fmax=0.05, steps=300)
+        assert ours.steps == dyn.nsteps, g["label"]
+        assert np.abs(ours.atoms.positions - a.positions).max() < 1e-6
+        assert ours.energy == pytest.approx(a.get_potential_energy(), abs=1e-8)

@@ -10,6 +10,7 @@ is never computed again.  What a worker runs for a job of each kind is in tasks/
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ase import Atoms
@@ -35,8 +36,10 @@ class Job:
         if not self.label:
             self.label = f"{self.kind} {self.meta.get('catalyst', '')}".strip()
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """The identity of the recipe, hashed once: a recipe is complete when the job is made
+        (planning, resuming and recording a 100,000-job screen ask for it several times)."""
         return job_id(self.recipe)
 
 

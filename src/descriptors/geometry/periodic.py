@@ -11,6 +11,9 @@ Axes are boolean masks of length 3: :data:`XY` for slabs (periodic in x and y, v
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import numpy as np
 from ase import Atoms
 from ase.geometry import find_mic, wrap_positions
@@ -51,12 +54,40 @@ def wrap(points: np.ndarray, cell: np.ndarray, axes: np.ndarray = XY) -> np.ndar
 
 
 def mic(vectors: np.ndarray, cell: np.ndarray, axes: np.ndarray = XY) -> np.ndarray:
-    """Minimum-image form (along ``axes``) of difference vectors of any leading shape."""
+    """Minimum-image form (along ``axes``) of difference vectors of any leading shape.
+
+    :func:`ase.geometry.find_mic`'s result; for one or two periodic axes (slabs) its Minkowski
+    reduction and image vectors are computed once per cell (the anomaly checks ask thousands of
+    times for the same cell), the rest is ``general_find_mic``'s arithmetic."""
     vectors = np.asarray(vectors, float)
     if not np.any(axes) or vectors.size == 0:
         return vectors
+    cell = np.asarray(cell, float)
+    pbc = cell.any(1) & np.asarray(axes, bool)
+    if pbc.sum() in (1, 2):
+        rcell, vrvecs = _reduced(cell.tobytes(), pbc.tobytes())
+        flat = vectors.reshape(-1, 3)
+        frac = np.linalg.solve(rcell.T, flat.T).T
+        frac[:, pbc] %= 1.0
+        x = frac @ rcell + vrvecs[:, None]
+        best = np.argmin(np.linalg.norm(x, axis=2), axis=0)
+        return x[best, np.arange(len(flat)), :].reshape(vectors.shape)
     v, _ = find_mic(vectors.reshape(-1, 3), cell, axes)
     return v.reshape(vectors.shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _reduced(cell_bytes: bytes, pbc_bytes: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Minkowski-reduced cell and Voronoi-relevant image vectors (as ase's general_find_mic)."""
+    from ase.geometry.cell import complete_cell
+    from ase.geometry.minkowski_reduction import minkowski_reduce
+
+    cell = np.frombuffer(cell_bytes, float).reshape(3, 3)
+    pbc = np.frombuffer(pbc_bytes, bool)
+    rcell, _ = minkowski_reduce(complete_cell(cell), pbc=pbc)
+    ranges = [np.arange(-1 * p, p + 1) for p in pbc]
+    hkls = np.array([(0, 0, 0)] + list(itertools.product(*ranges)))
+    return rcell, hkls @ rcell
 
 
 def mic_offset(atoms: Atoms, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:

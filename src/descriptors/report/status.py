@@ -18,6 +18,7 @@ from descriptors.store.db import (
     Store,
     redact,
 )
+from descriptors.store.journal import journal_path, pending_records
 from descriptors.store.plan import PLAN_NAME, Plan, plan_db
 
 __all__ = ["summarize", "format_status"]
@@ -75,6 +76,8 @@ def summarize(out: str | Path, db: str | None = None) -> dict[str, Any]:
         "unconverged": unconverged,
         "failed": failed,
         "pending": pending,
+        # results of a killed screen still in its journal: in the database once the next run folds them
+        "journal": pending_records(journal_path(db, out, store.is_url)),
     }
 
 
@@ -135,6 +138,9 @@ def format_status(s: dict[str, Any], show: int = 10) -> str:
                 lines.append(f"    {e['label']}: {e.get('error', '')[:160]}  [{_fmt(e)}]  job {e['job_id']}")
             if len(entries) > show:
                 lines.append(f"    ... and {len(entries) - show} more")
+    if s.get("journal"):
+        lines.append(f"{s['journal']} finished results are in the store's journal, not yet in the database (a "
+                     "stopped screen): the next `no3rr screen` on this store writes them, without computing them again")
     if s["pending"]:
         by_kind: dict[str, int] = {}
         for e in s["pending"]:

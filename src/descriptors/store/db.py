@@ -8,43 +8,31 @@ Only the process that runs the screen writes; workers return results to it.
 from __future__ import annotations
 
 import contextlib
-import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from descriptors.identity import text_hash
+from descriptors.store.journal import FOLD_ROWS, FOLD_SECONDS, Journal
 from descriptors.store.reader import SQLiteReader
 
 if TYPE_CHECKING:
     from ase import Atoms
+
+_ROWDATA = ("_checked", "_kvp", "_row")  # store/rowdata.py imports ase.db: loaded on first write
+
+
+def __getattr__(name: str):
+    if name in _ROWDATA:  # ``from descriptors.store.db import _kvp`` (benchmarks, tests)
+        from descriptors.store import rowdata
+
+        return getattr(rowdata, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Store", "StoreError", "STATUS_OK", "STATUS_FAILED", "STATUS_UNCONVERGED", "is_url", "redact", "pg_dsn"]
 
 STATUS_OK = "ok"
 STATUS_UNCONVERGED = "unconverged"  # optimizer hit its step limit; energy kept, flagged
 STATUS_FAILED = "failed"  # exception: no energy
-
-_RESERVED = {"id", "unique_id", "ctime", "mtime", "user", "calculator", "energy", "natoms", "formula",
-             "charge", "fmax", "smax", "magmom", "mass", "volume", "pbc", "age", "key_value_pairs", "data"}
-
-
-def _kvp(meta: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in meta.items():
-        if v is None:
-            continue
-        if k in _RESERVED:
-            k = f"{k}_"
-        if isinstance(v, bool):
-            out[k] = v
-        elif isinstance(v, str) and k.endswith("hash"):
-            out[k] = text_hash(v)  # any digest-valued key: ase.db refuses numeric-looking text
-        elif isinstance(v, (int, float, str)):
-            out[k] = v
-        else:
-            out[k] = json.dumps(v, sort_keys=True, default=str)
-    return out
-
 
 # one scan of the key index; rows in id order, so that the newest row of a job wins
 _STATUS_SQL = "SELECT id, key, value FROM text_key_values WHERE key IN ('job_id', 'status') ORDER BY id"
@@ -71,23 +59,6 @@ def _network_filesystem(path: Path) -> bool:
     except OSError:  # no /proc (macOS): assume local
         return False
     return kind in _NETWORK_FS or kind.startswith("fuse.") and kind != "fuse.overlayfs"
-
-
-_STORED: list = []  # the calculator class below, made on the first write (ASE imported lazily)
-
-
-def _stored_calculator(atoms, energy, forces):
-    """Single-point results of the Atoms they were made with: ase.db reads them without comparing
-    the Atoms again (``check_state``'s allclose on every array cost more than the SQL)."""
-    if not _STORED:
-        from ase.calculators.singlepoint import SinglePointCalculator
-
-        class _Stored(SinglePointCalculator):
-            def check_state(self, atoms, tol=1e-15):
-                return []
-
-        _STORED.append(_Stored)
-    return _STORED[0](atoms, energy=energy, forces=forces)
 
 
 def is_url(location: str | Path) -> bool:
@@ -205,6 +176,9 @@ class Store:
             self._db = connect(path, readonly=readonly)
         self._con = None
         self._bulk = False
+        self._journal: Journal | None = None  # results journal (use_journal)
+        self._pending: list = []
+        self._folded = time.monotonic()
         self.journal = None  # SQLite journal mode once a write has opened the connection
 
     @property
@@ -222,6 +196,7 @@ class Store:
         (no row objects, no blobs); the newest row of a job wins, as in :meth:`get`."""
         if self.reader is not None and self.reader._empty():
             return {}
+        self.fold()
         con = self._connection()
         cur = con.cursor()
         cur.execute(_STATUS_SQL)
@@ -280,8 +255,22 @@ class Store:
         cur.execute("SELECT id FROM text_key_values WHERE key = 'job_id' AND value = ?", (job_id,))
         return [int(r[0]) for r in cur.fetchall()]
 
+    def _ids_many(self, job_ids) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        ids = sorted(job_ids)
+        cur = self._connection().cursor()
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            cur.execute("SELECT id, value FROM text_key_values WHERE key = 'job_id' AND value IN "
+                        f"({', '.join('?' * len(chunk))})", tuple(chunk))
+            for row_id, value in cur.fetchall():
+                out.setdefault(value, []).append(int(row_id))
+        return out
+
     def close(self) -> None:
-        """Close the store's connection (SQLite folds its write-ahead log back into the file)."""
+        """Fold the results journal; close the store's connection (SQLite folds its write-ahead
+        log back into the file)."""
+        self.close_journal()
         if self.reader is not None:
             self.reader.close()
         if self._con is not None:
@@ -292,6 +281,7 @@ class Store:
 
     # -- lookups -----------------------------------------------------------------
     def get(self, job_id: str):
+        self.fold()
         rows = list(self.select(job_id=job_id))
         if not rows:
             return None
@@ -313,9 +303,11 @@ class Store:
 
     def select(self, **query) -> Iterator:
         """Rows whose key-value pairs equal ``query`` (ase.db's keyword selection)."""
+        self.fold()
         return self.reader.select(**query) if self._by_reader(query) else self.db.select(**query)
 
     def count(self, **query) -> int:
+        self.fold()
         return self.reader.count(**query) if self._by_reader(query) else self.db.count(**query)
 
     # -- writes ------------------------------------------------------------------
@@ -328,39 +320,88 @@ class Store:
         forces=None,
         calculator: str | None = None,
         calculator_parameters: dict[str, Any] | None = None,
-    ) -> int:
-        """Write one job row, replacing an earlier row of the same job (e.g. a retried failure)."""
-        job_id = meta["job_id"]
+    ) -> int | None:
+        """Write one job row, replacing an earlier row of the same job (e.g. a retried failure).
+
+        The row is handed to the backend's own row writer (``_write`` of ase.db's SQLite class,
+        which its PostgreSQL class inherits) as a prepared ``AtomsRow``: no copy of the Atoms, no
+        calculator comparing them again, no lock file per row and no ``VACUUM`` after replacing a
+        row (ase.db's ``write``/``delete`` wrappers); the keys are checked as ase.db checks them
+        (:func:`_checked`).  The same columns are written as by ``ase.db``'s ``write``.
+        With a journal (:meth:`use_journal`) the row is appended to it and folded into the
+        database with others (the row id, unknown until then, is returned as None)."""
+        from descriptors.store.rowdata import _checked, _kvp, _row
+
+        row = _row(atoms, _checked(_kvp(meta)), energy, forces, calculator, calculator_parameters)
+        if self._journal is not None and not self._bulk:  # durable in the journal, folded in batches
+            self._journal.append((meta["job_id"], row, data or {}))
+            self._pending.append((meta["job_id"], row, data or {}))
+            if len(self._pending) >= FOLD_ROWS or time.monotonic() - self._folded >= FOLD_SECONDS:
+                self.fold()
+            return None
         con = self._connection()
-        old = self._ids(job_id)
-        a = atoms.copy()
-        a.info = {}
-        if energy is not None:
-            calc = _stored_calculator(a, energy, forces)
-            if calculator:
-                calc.name = calculator
-                calc.parameters = dict(calculator_parameters or {})
-            a.calc = calc
-        # one transaction on the store's open connection: the new row and the removal of the old
-        self.db.connection, self.db.change_count = con, 1
         try:
-            row_id = self.db.write(a, key_value_pairs=_kvp(meta), data=data or {})
-            if old:
-                self.db.delete(old)
+            row_id = self._insert(con, meta["job_id"], row, data or {})
             if not self._bulk:
                 con.commit()
         except BaseException:
             con.rollback()
             raise
+        return row_id
+
+    def _insert(self, con, job_id: str, row, data, old: list[int] | None = None) -> int:
+        """The new row of a job and the removal of its earlier rows (``old``: looked up if not
+        given), in the open transaction."""
+        old = self._ids(job_id) if old is None else old
+        self.db.connection, self.db.change_count = con, 1
+        try:
+            if old:  # first: a row folded again from the journal keeps its unique_id
+                self.db._delete(con.cursor(), old)
+            return self.db._write(row, {}, data, None)
         finally:
             self.db.connection = None
-        return row_id
+
+    # -- the results journal (journal.py) ------------------------------------------------
+    def use_journal(self, path: str | Path) -> int:
+        """Write results through the journal at ``path``; fold what a killed run left in it
+        first (returned: how many results that was)."""
+        self._journal = Journal(path)
+        self._connection()  # the database exists (tables made) before any result waits in the journal
+        self._pending = self._journal.records()
+        left = len(self._pending)
+        self.fold()
+        return left
+
+    def close_journal(self) -> None:
+        """Fold the journal and stop writing through it (its file is removed when empty)."""
+        if self._journal is not None:
+            self.fold()
+            self._journal.close()
+            self._journal = None
+
+    def fold(self) -> None:
+        """Write the journal's results to the database in one transaction, then empty it."""
+        self._folded = time.monotonic()
+        if not self._pending:
+            return
+        con = self._connection()
+        try:
+            # the earlier rows of every job of the batch in one query (a round trip less per row)
+            old = self._ids_many({job_id for job_id, _, _ in self._pending})
+            for job_id, row, data in self._pending:
+                old[job_id] = [self._insert(con, job_id, row, data, old.get(job_id, []))]
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        self._journal.clear()
+        self._pending = []
 
     @contextlib.contextmanager
     def bulk(self):
         """Write many rows in one transaction (an import, a benchmark's synthetic store): all or
         nothing -- committed when the block ends, rolled back if it raises (Ctrl-C included).
-        Not for the engine's results: those are committed one by one so a kill loses none."""
+        Not for the engine's results: those go through the results journal (durable one by one)."""
         con = self._connection()
         self._bulk = True
         try:

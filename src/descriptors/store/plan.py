@@ -75,17 +75,26 @@ class Plan:
             "stages": [],
             "jobs": {},
         }
+        self._saved = False
 
     @staticmethod
     def load(path: str | Path) -> dict[str, Any]:
         return json.loads(Path(path).read_text())
 
     def add(self, jobs, stage: str) -> None:
-        if stage not in self.data["stages"]:
+        """Record the jobs of a stage; the file is written only when the plan changed (a new
+        stage or a new or changed job), not on every call."""
+        changed = stage not in self.data["stages"]
+        if changed:
             self.data["stages"].append(stage)
+        planned = self.data["jobs"]
         for j in jobs:
-            self.data["jobs"][j.id] = {"kind": j.kind, "label": j.label, "stage": stage}
-        self.save()
+            entry = {"kind": j.kind, "label": j.label, "stage": stage}
+            if planned.get(j.id) != entry:
+                planned[j.id] = entry
+                changed = True
+        if changed or not self._saved:
+            self.save()
 
     def mark_complete(self) -> None:
         self.data["complete"] = True
@@ -99,5 +108,10 @@ class Plan:
             data["jobs"] = {**self.previous, **self.data["jobs"]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1))
+        # one job per line, written by json's C encoder (``indent`` would use its pure-Python one:
+        # 3 s for 100,000 jobs); still one JSON document
+        head = json.dumps({k: v for k, v in data.items() if k != "jobs"}, indent=1)[:-2]
+        lines = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in data["jobs"].items())
+        tmp.write_text(f'{head},\n "jobs": {{\n{lines}\n }}\n}}\n' if lines else f'{head},\n "jobs": {{}}\n}}\n')
         os.replace(tmp, self.path)
+        self._saved = True

@@ -22,15 +22,20 @@ from ase import Atoms
 from descriptors.calculators import CalculatorSetting
 
 __all__ = [
-    "OPTIMIZERS", "RelaxSettings", "CalcResult", "TaskContext", "JobOutcome", "TASKS", "task", "run_job",
+    "OPTIMIZERS", "DEFAULT_OPTIMIZER", "OLD_DEFAULT_OPTIMIZER", "RelaxSettings", "CalcResult", "TaskContext", "JobOutcome", "TASKS", "task", "run_job",
     "classify", "traceback_tail", "trajectory_path", "REASON_SCF", "REASON_NOT_CONVERGED", "REASON_CALCULATOR",
     "REASON_NON_FINITE", "REASON_WORKER_LOST", "REASON_EXECUTOR", "REASON_EOS_RANGE",
 ]
 
-OPTIMIZERS = ("BFGS-soft", "BFGS", "LBFGS", "FIRE", "BFGSLineSearch", "GPMin")  # BFGS-soft: tasks/optimizers.py
-# BFGS-soft (0.70x the calls, 38/38 at BFGS's minima) is not the default: relaxing the clean slabs
-# with it too moves 2 of the 38 bidentate NO3 placements to another minimum (issue 16, README)
-DEFAULT_OPTIMIZER = "BFGS"
+OPTIMIZERS = ("auto", "BFGS-soft", "BFGS", "LBFGS", "FIRE", "BFGSLineSearch", "GPMin")  # BFGS-soft: tasks/optimizers.py
+# "auto" (issue 16): ASE BFGS for gas molecules, bulk cells and clean models -- few, cheap, and the
+# geometry every placement starts from -- and BFGS-soft for adsorbate placements (0.70x the force
+# calls of ASE BFGS, every benchmark placement at BFGS's minimum; README "Benchmarks").  Relaxing
+# the clean slabs with BFGS-soft too moved 2 of 38 bidentate NO3 to other minima, hence the split.
+DEFAULT_OPTIMIZER = "auto"
+#: the default before issue 16: stores made with it keep it when resumed (workflows/screen.py)
+OLD_DEFAULT_OPTIMIZER = "BFGS"
+AUTO = {"adsorbate": "BFGS-soft"}  # job kind -> optimizer under "auto"; any other kind: BFGS
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,13 @@ class RelaxSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer, "fmax": self.fmax, "steps": self.steps}
+
+    def for_kind(self, kind: str) -> "RelaxSettings":
+        """The settings a job of ``kind`` runs with: "auto" resolved to an optimizer (the recipe and
+        the settings hash keep "auto", the policy the user chose)."""
+        if self.optimizer != "auto":
+            return self
+        return RelaxSettings(AUTO.get(kind, "BFGS"), self.fmax, self.steps)
 
 
 @dataclass
@@ -146,7 +158,7 @@ def run_job(
     already there (killed earlier) restarts from its last geometry.
     """
     t0 = time.perf_counter()
-    ctx = TaskContext(setting, relax_settings, trajectory_path(traj_dir, job_id_))
+    ctx = TaskContext(setting, relax_settings.for_kind(kind), trajectory_path(traj_dir, job_id_))
     try:
         fn = TASKS.get(kind)
         if fn is None:

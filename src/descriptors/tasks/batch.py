@@ -80,7 +80,9 @@ def relax_batch(
     batch_size: int = 16,
 ) -> list[CalcResult]:
     """Relax every structure with ``settings`` (optimizer, fmax, steps); one predictor call per
-    optimizer step for all structures still running.  Returns a CalcResult per structure."""
+    optimizer step for all structures still running.  Returns a CalcResult per structure
+    (adsorbate placements: "auto" is BFGS-soft here)."""
+    settings = settings.for_kind("adsorbate")
     t0 = time.perf_counter()
     if predictor is None:
         predictor, _ = batch_predictor(setting, batch_size)

@@ -18,15 +18,63 @@ jumping to another site.
 
 from __future__ import annotations
 
-from ase.optimize import BFGS
+import numpy as np
+from ase.constraints import FixAtoms
+from ase.optimize import BFGS as _ASEBFGS
 
-__all__ = ["SoftBFGS", "OWN"]
+__all__ = ["FreeBFGS", "SoftBFGS", "OWN"]
 
 
-class SoftBFGS(BFGS):
+class FreeBFGS(_ASEBFGS):
+    """ASE's BFGS with its step solved on the free degrees of freedom only.
+
+    A fixed atom (``FixAtoms``) has zero force and never moves, so every BFGS update leaves its
+    rows and columns of the Hessian at their initial ``alpha`` times the identity, and its part of
+    the step is zero: the eigen-decomposition of the free block gives the same step (in exact
+    arithmetic; to round-off in floating point) at a fraction of the cost -- a quick-start slab
+    has half its atoms fixed, so ``eigh`` works on a matrix half the size, 1/8 of the work.
+    Anything else (cell filters, other constraints) takes ASE's own step.
+    """
+
+    _free: np.ndarray | None = None
+
+    def _free_dofs(self, n: int) -> np.ndarray | None:
+        """Indices of the free Cartesian components, or None (ASE's own step) unless every
+        constraint is a FixAtoms and the optimizer works on the atoms' positions."""
+        if self._free is not None:
+            return self._free if self._n == n else None
+        atoms = self.atoms
+        cons = getattr(atoms, "constraints", None)
+        if not cons or any(not isinstance(c, FixAtoms) for c in cons) or 3 * len(atoms) != n:
+            return None
+        mask = np.ones((len(atoms), 3), bool)
+        for c in cons:
+            mask[np.asarray(c.get_indices(), int)] = False
+        self._free, self._n = np.flatnonzero(mask.ravel()), n
+        return self._free
+
+    def prepare_step(self, pos, gradient):
+        pos = pos.ravel()
+        gradient = gradient.ravel()
+        free = self._free_dofs(len(gradient))
+        if free is None:
+            return super().prepare_step(pos, gradient)
+        self.update(pos, -gradient, self.pos0, self.forces0)
+        self.pos0 = pos
+        self.forces0 = -gradient.copy()
+        h = self.state.hessian[np.ix_(free, free)]
+        omega, vectors = np.linalg.eigh(h)
+        dpos = np.zeros_like(gradient)
+        dpos[free] = -vectors @ (gradient[free] @ vectors / np.fabs(omega))
+        steplengths = self.optimizable.gradient_norm(dpos)
+        return dpos, steplengths
+
+
+class SoftBFGS(FreeBFGS):
     """BFGS with a soft initial Hessian (alpha = 30 eV/A^2) and a 0.14 A step cap."""
 
-    defaults = {**BFGS.defaults, "alpha": 30.0, "maxstep": 0.14}
+    defaults = {**_ASEBFGS.defaults, "alpha": 30.0, "maxstep": 0.14}
 
 
-OWN: dict[str, type] = {"BFGS-soft": SoftBFGS}
+# "BFGS" is ASE's BFGS with the step on the free degrees of freedom (FreeBFGS)
+OWN: dict[str, type] = {"BFGS-soft": SoftBFGS, "BFGS": FreeBFGS}

@@ -18,12 +18,14 @@ from typing import Any
 from descriptors import __version__
 from descriptors.convention import CONVENTION_TEXT, REFERENCE_CONVENTION
 from descriptors.engine import Engine, Job, RowExtras, interrupts
+from descriptors.engine.engine import settings_hash
 from descriptors.geometry.anomalies import clean_reference
 from descriptors.report.tables import write_tables
 from descriptors.specs import EngineSpec, Spec, SpecError
 from descriptors.store import STATUS_FAILED, Store, StoreLock, is_url
 from descriptors.structures import expand_catalysts
 from descriptors.tasks import JobOutcome, RelaxSettings
+from descriptors.tasks.base import DEFAULT_OPTIMIZER, OLD_DEFAULT_OPTIMIZER
 from descriptors.workflows.analyze import analyze_screen
 from descriptors.workflows.dband import dband_jobs, dband_post, write_dband_table
 from descriptors.workflows.stages import (
@@ -130,6 +132,24 @@ def engine_settings(spec: Spec, engine: str | None = None):
     return EngineSpec(type=engine, retries=spec.engine.retries)
 
 
+def _kept_old_default(spec: Spec, store: Store, setting, relax: RelaxSettings, log) -> RelaxSettings:
+    """A spec that does not name its optimizer, on a store already holding jobs of the default
+    before issue 16 (BFGS) with the same calculator and [relax] numbers: that screen goes on with
+    BFGS, so resuming it computes nothing again (identities record the optimizer)."""
+    if "optimizer" in spec.relax.model_fields_set or relax.optimizer != DEFAULT_OPTIMIZER:
+        return relax
+    old = RelaxSettings(OLD_DEFAULT_OPTIMIZER, relax.fmax, relax.steps)
+    try:
+        made_before = store.count(settings_hash=settings_hash(setting, old)) > 0
+    except Exception:  # an empty or new store: nothing to keep
+        return relax
+    if made_before:
+        log(f"note: this store was made with the earlier default optimizer {OLD_DEFAULT_OPTIMIZER}; the screen "
+            f"keeps it (set [relax] optimizer = \"{DEFAULT_OPTIMIZER}\" to use the new default, as new jobs)")
+        return old
+    return relax
+
+
 def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: list[StoreLock]) -> ScreenResult:
     t0 = time.perf_counter()
     out = opts.out
@@ -145,6 +165,7 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     locks.append(StoreLock(location, is_url=is_url(location), wait=opts.wait).acquire())
     if is_url(location) or Path(location).absolute().parent != out.absolute():
         locks.append(StoreLock(out / ".screen", wait=opts.wait).acquire())
+    relax = _kept_old_default(spec, store, setting, relax, opts.log)
     if locks[0].taken_over:
         opts.log(f"note: took over the lock of a screen that is no longer running ({locks[0].taken_over})")
     engine = Engine(

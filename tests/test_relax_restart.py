@@ -1,0 +1,70 @@
+"""A relaxation cut short and restarted from its trajectory takes exactly the steps of one never
+interrupted: BFGS's Hessian is rebuilt from the trajectory (no state file per step); the exact-first
+state check of the calculator gives the same energies as ASE's own."""
+
+import numpy as np
+import pytest
+from ase.build import add_adsorbate, fcc111
+from ase.calculators.emt import EMT
+from ase.constraints import FixAtoms
+
+from descriptors.calculators import CalculatorSetting
+from descriptors.tasks.relax import RelaxSettings, fast_state_check, relax
+
+
+def _system():
+    slab = fcc111("Cu", (2, 2, 3), vacuum=6.0)
+    slab.set_constraint(FixAtoms(indices=[a.index for a in slab if a.tag == 3]))
+    add_adsorbate(slab, "O", 1.6, "ontop")
+    slab.rattle(0.05, seed=3)
+    return slab
+
+
+@pytest.mark.parametrize("optimizer", ["BFGS", "BFGS-soft"])  # (FIRE restarts from its state file, not bit for bit)
+def test_restarted_relaxation_takes_the_steps_of_an_uninterrupted_one(tmp_path, optimizer):
+    emt = CalculatorSetting("emt")
+    whole = relax(_system(), emt, RelaxSettings(optimizer, 0.01, 200), trajectory=tmp_path / "a.traj")
+    assert whole.converged and whole.steps > 12
+    cut = relax(_system(), emt, RelaxSettings(optimizer, 0.01, 7), trajectory=tmp_path / "b.traj")
+    assert not cut.converged and cut.steps == 7
+    again = relax(_system(), emt, RelaxSettings(optimizer, 0.01, 200), trajectory=tmp_path / "b.traj")
+    assert again.extra["restarted_from_step"] == 7
+    assert again.steps == whole.steps
+    assert np.abs(again.atoms.positions - whole.atoms.positions).max() < 1e-9
+    assert again.energy == pytest.approx(whole.energy, abs=1e-9)
+    assert not list(tmp_path.glob("*.opt.json"))  # no state file left
+
+
+def test_exact_first_state_check_recomputes_after_any_change():
+    a = _system()
+    a.calc = EMT()
+    fast_state_check(a.calc)
+    e0 = a.get_potential_energy()
+    calls = a.calc.results
+    assert a.get_potential_energy() == e0 and a.calc.results is calls  # unchanged: no new calculation
+    b = a.copy()
+    b.calc = EMT()
+    b.positions[-1, 2] += 1e-6
+    a.positions[-1, 2] += 1e-6  # a change far below any tolerance one might pick is still a change
+    assert a.get_potential_energy() == b.get_potential_energy() != e0
+    a.set_initial_magnetic_moments([0.1] * len(a))
+    assert a.calc.check_state(a) == ["initial_magmoms"]
+
+
+def test_auto_is_bfgs_for_references_and_bfgs_soft_for_placements(monkeypatch):
+    from descriptors.tasks import base
+
+    seen = {}
+
+    def spy(atoms, ctx):
+        seen[atoms.info["job_id"]] = ctx.relax.optimizer
+        raise RuntimeError("not computed")
+
+    for kind in ("gas", "clean", "adsorbate"):
+        monkeypatch.setitem(base.TASKS, kind, spy)
+    rs = base.RelaxSettings()
+    assert rs.optimizer == base.DEFAULT_OPTIMIZER == "auto"
+    for kind in ("gas", "clean", "adsorbate"):
+        base.run_job(kind, kind, _system(), CalculatorSetting("emt"), rs)
+    assert seen == {"gas": "BFGS", "clean": "BFGS", "adsorbate": "BFGS-soft"}
+    assert base.RelaxSettings("FIRE").for_kind("adsorbate").optimizer == "FIRE"  # a named optimizer stays

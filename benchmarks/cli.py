@@ -3,7 +3,7 @@
     python -m benchmarks [--quick] [--out FILE.json] [--only NAME[,NAME]] [--spec SPEC.toml]
 
 Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory, store, ml, faults (fault
-injection: benchmarks/faults.py).  Each figure is a
+injection: benchmarks/faults.py), finetune (CHGNet fine-tuned on GFN1-xTB: benchmarks/finetune.py).  Each figure is a
 ratio or a per-job number measured within one run, so that it survives a loaded machine; the
 load average (``os.getloadavg``) before and after every screen is in the JSON.
 """
@@ -27,7 +27,7 @@ from typing import Any
 from . import cases
 from .screens import REPO, measure_screen
 
-NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml", "faults")
+NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml", "faults", "finetune")
 DEFAULT_OUT = REPO / "results" / "benchmarks.json"
 
 
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
-        for name in ("relax", "sites", "store", "ml", "overhead", "parallel", "resume", "memory", "faults"):
+        for name in ("relax", "sites", "store", "ml", "overhead", "parallel", "resume", "memory", "faults", "finetune"):
             if name not in names:
                 continue
             log(f"benchmark {name}")
@@ -433,6 +433,10 @@ def main(argv: list[str] | None = None) -> int:
                 result["benchmarks"][name] = run_faults(workdir / "faults", rounds=3 if args.quick else 8, log=log)
             elif name == "store":
                 result["benchmarks"][name] = bench_store(args.quick, workdir, log)
+            elif name == "finetune":
+                from .finetune import run_finetune_bench
+
+                result["benchmarks"][name] = run_finetune_bench(workdir, args.quick, log)
             elif name == "ml":
                 result["benchmarks"][name] = bench_ml(args.quick, log)
             else:

@@ -142,6 +142,10 @@ def train_chgnet(fit, early, ft: FinetuneSpec, base_model: str, log: Callable[[s
 
     _offline()
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or 1)))
+    import random
+
+    random.seed(ft.seed)  # StructureData shuffles with random, the loaders with torch: seeded, the same
+    np.random.seed(ft.seed)  # data trains into the same weights (one thread, CPU)
     torch.manual_seed(ft.seed)
     with contextlib.redirect_stdout(io.StringIO()):
         model = CHGNet.from_file(str(shipped_checkpoint("chgnet", base_model)),

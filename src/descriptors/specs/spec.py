@@ -48,6 +48,9 @@ class Spec(StrictModel):
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     engine: EngineSpec = Field(default_factory=EngineSpec)
     verify: VerifySpec | None = None
+    gas_box: float = Field(12.0, ge=5.0, le=40.0, description="edge of the cubic box (A) the gas references are "
+                           "computed in: the vacuum around each molecule is this minus its size; smaller is cheaper "
+                           "for plane-wave DFT, and a box other than 12 A gives the gas references new job ids")
     finetune: FinetuneSpec | None = None  # `no3rr finetune`: fine-tune the cheap ML level on [verify]
     db: str | None = Field(None, description="result database: a path (SQLite) or postgresql://user:pw@host/db")
     analysis: AnalysisSettings | None = None  # run the analysis at the end of the screen

@@ -175,7 +175,7 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     bjobs = bulk_jobs(models, setting)
     bulk_ids = {(j.meta["metal"], j.recipe["structure"]): j.id for j in bjobs}
     engine.run(bjobs, "bulk lattice")
-    mu, gjobs = run_gas_references(engine, setting, relax)
+    mu, gjobs = run_gas_references(engine, setting, relax, box=spec.gas_box)
 
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
     engine.run(cjobs, "clean models")

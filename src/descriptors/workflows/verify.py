@@ -119,7 +119,7 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
         + (", and every placement (validation)" if v.all else ""))
 
     # gas references, relaxed at the expensive level
-    mu, gjobs = run_gas_references(gas_engine, setting, rx, "verify: gas references")
+    mu, gjobs = run_gas_references(gas_engine, setting, rx, "verify: gas references", box=spec.gas_box)
 
     common = {"calculator": setting.as_dict(), "relax": level_relax.as_dict(), "mode": v.mode, "level": level,
               "code": "descriptors"}

@@ -85,7 +85,9 @@ def test_artefact_hash_is_the_identity(tmp_path):
     assert a.hash == b.hash != c.hash
     assert "models_dir" not in a.as_dict()["params"]
     with pytest.raises(ValueError, match="not a fine-tuned model hash"):
-        CalculatorSetting("chgnet-ft", {"model": "latest"})
+        CalculatorSetting("chgnet-ft", {"model": "latest", "models_dir": "/a"})
+    with pytest.raises(ValueError, match="params.models_dir"):
+        CalculatorSetting("chgnet-ft", {"model": h1})
     # missing, then altered: one line each, naming the fix
     with pytest.raises(CalculatorUnavailableError, match="not found") as e:
         load_artefact(d, h1)

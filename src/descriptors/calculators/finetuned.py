@@ -106,7 +106,13 @@ def _factory(params: dict[str, Any], atoms=None):
 
 def _validate(p: dict[str, Any]) -> None:
     m = p.get("model")
-    if m is not None and not (isinstance(m, str) and len(m) == 16 and all(c in "0123456789abcdefx" for c in m)):
+    if m is None:
+        raise ValueError("calculator.params.model: give the fine-tuned model's hash (`no3rr finetune` prints it; "
+                         "the artefacts are in OUT/models/<hash>/)")
+    if not p.get("models_dir"):
+        raise ValueError("calculator.params.models_dir: give the directory holding the fine-tuned models, "
+                         "e.g. 'results/my-screen/models'")
+    if not (isinstance(m, str) and len(m) == 16 and all(c in "0123456789abcdefx" for c in m)):
         raise ValueError(f"calculator.params.model: {m!r} is not a fine-tuned model hash (16 hex characters, "
                          "as `no3rr finetune` prints)")
 

@@ -3,7 +3,8 @@
     python -m benchmarks [--quick] [--out FILE.json] [--only NAME[,NAME]] [--spec SPEC.toml]
 
 Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory, store, ml, faults (fault
-injection: benchmarks/faults.py), finetune (CHGNet fine-tuned on GFN1-xTB: benchmarks/finetune.py).  Each figure is a
+injection: benchmarks/faults.py), finetune and finetune-metals (CHGNet fine-tuned on GFN1-xTB, measured
+on catalysts it never saw: benchmarks/finetune.py).  Each figure is a
 ratio or a per-job number measured within one run, so that it survives a loaded machine; the
 load average (``os.getloadavg``) before and after every screen is in the JSON.
 """
@@ -27,7 +28,8 @@ from typing import Any
 from . import cases
 from .screens import REPO, measure_screen
 
-NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml", "faults", "finetune")
+NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml", "faults", "finetune",
+         "finetune-metals")
 DEFAULT_OUT = REPO / "results" / "benchmarks.json"
 
 
@@ -343,6 +345,11 @@ def render(result: dict[str, Any]) -> str:
                 f"({f['unique_jobs']} unique), {f['failed_rows']} failed, max |dE| vs an uninterrupted run "
                 f"{f['max_abs_diff_energy_eV']} eV over {f['compared']} jobs, processes left {f['processes_left']}: "
                 f"{'OK' if f['ok'] else 'FAILED'}"]
+    for name in ("finetune", "finetune-metals"):
+        if name in b:
+            from .finetune import render_finetune
+
+            out += [""] + render_finetune(b[name])
     return "\n".join(out)
 
 
@@ -419,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
-        for name in ("relax", "sites", "store", "ml", "overhead", "parallel", "resume", "memory", "faults", "finetune"):
+        for name in ("relax", "sites", "store", "ml", "overhead", "parallel", "resume", "memory", "faults", "finetune",
+                     "finetune-metals"):
             if name not in names:
                 continue
             log(f"benchmark {name}")
@@ -433,10 +441,11 @@ def main(argv: list[str] | None = None) -> int:
                 result["benchmarks"][name] = run_faults(workdir / "faults", rounds=3 if args.quick else 8, log=log)
             elif name == "store":
                 result["benchmarks"][name] = bench_store(args.quick, workdir, log)
-            elif name == "finetune":
+            elif name in ("finetune", "finetune-metals"):
                 from .finetune import run_finetune_bench
 
-                result["benchmarks"][name] = run_finetune_bench(workdir, args.quick, log)
+                result["benchmarks"][name] = run_finetune_bench(workdir, args.quick, log,
+                                                                case="metals" if name.endswith("metals") else "facets")
             elif name == "ml":
                 result["benchmarks"][name] = bench_ml(args.quick, log)
             else:

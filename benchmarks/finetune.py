@@ -28,13 +28,29 @@ ADSORBATES = ["H", "N", "O", "NO"]
 __all__ = ["finetune_spec", "run_finetune_bench"]
 
 
-def finetune_spec(quick: bool) -> dict[str, Any]:
-    metals = ["Cu", "Ag", "Pt", "Pd"] if quick else METALS
+#: the "facets" case: four metals, two facets each; trained on one facet of every metal
+FACET_METALS = ["Cu", "Ag", "Pd", "Pt"]
+
+
+def finetune_spec(quick: bool, case: str = "facets") -> dict[str, Any]:
+    """``metals``: the (111) facets of eight metals, trained on four (cross-metal transfer), early
+    stopping on one of them.  ``facets``: (111) and (100) of Cu, Ag, Pd, Pt, trained on the (111)
+    facets, measured on the (100) ones (transfer across facets of metals seen in training), a fixed
+    number of epochs (no catalyst left to early-stop on)."""
+    slab = {"type": "slab", "size": [2, 2], "layers": 3, "fixed_layers": 1, "vacuum": 6.0,
+            "lattice_constant": "experimental"}
+    if case == "metals":
+        cats = [{**slab, "metals": ["Cu", "Ag", "Pt", "Pd"] if quick else METALS, "facets": ["111"]}]
+        finetune = {"epochs": 3 if quick else 40, "patience": 8, "learning_rate": 1e-3, "force_weight": 0.05}
+    else:
+        metals = FACET_METALS[:2] if quick else FACET_METALS
+        cats = [{**slab, "metals": metals, "facets": ["111", "100"]}]
+        finetune = {"train": [f"{m}(111)" for m in metals], "early_stop_fraction": 0.0,
+                    "epochs": 2 if quick else 15, "learning_rate": 1e-3, "force_weight": 0.05}
     return {
-        "name": "bench-finetune" + ("-quick" if quick else ""),
+        "name": f"bench-finetune-{case}" + ("-quick" if quick else ""),
         "description": "CHGNet -> GFN1-xTB single points; CHGNet fine-tuned on half of the catalysts",
-        "catalysts": [{"type": "slab", "metals": metals, "facets": ["111"], "size": [2, 2], "layers": 3,
-                       "fixed_layers": 1, "vacuum": 6.0, "lattice_constant": "experimental"}],
+        "catalysts": cats,
         "adsorbates": ["H", "O"] if quick else ADSORBATES,
         "calculator": {"name": "chgnet"},
         "relax": {"fmax": 0.1, "steps": 15 if quick else 40},
@@ -42,7 +58,7 @@ def finetune_spec(quick: bool) -> dict[str, Any]:
         "verify": {"calculator": {"name": "gfn1-xtb", "params": {"electronic_temperature": 1500.0,
                                                                   "max_iterations": 300}},
                    "mode": "single-point", "top_k": 1, "all": True},
-        "finetune": {"epochs": 3 if quick else 40, "patience": 8, "learning_rate": 3e-4, "batch_size": 4},
+        "finetune": {"batch_size": 4, **finetune},
     }
 
 
@@ -63,7 +79,7 @@ def _summ(st) -> dict[str, Any]:
                         for k, s in st.success.items()}}
 
 
-def run_finetune_bench(workdir: Path, quick: bool, log, workers: int = 2) -> dict[str, Any]:
+def run_finetune_bench(workdir: Path, quick: bool, log, workers: int = 2, case: str = "facets") -> dict[str, Any]:
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -72,8 +88,8 @@ def run_finetune_bench(workdir: Path, quick: bool, log, workers: int = 2) -> dic
     from descriptors.store.db import Store
     from descriptors.workflows.screen import run_screen
 
-    spec = parse_spec(finetune_spec(quick), "<benchmark finetune>")
-    out = Path(workdir) / "finetune"
+    spec = parse_spec(finetune_spec(quick, case), "<benchmark finetune>")
+    out = Path(workdir) / f"finetune-{case}"
     t0 = time.perf_counter()
     res = run_screen(spec, out=out, workers=workers, progress=False, quiet=False, finetune=True)
     wall = time.perf_counter() - t0
@@ -93,7 +109,7 @@ def run_finetune_bench(workdir: Path, quick: bool, log, workers: int = 2) -> dic
     groups = after.pairs_evaluated
     b, a = _summ(before), _summ(after)
     result = {
-        "spec": spec.name, "wall_s": round(wall, 1), "trained_on": res.finetune["trained_on"],
+        "spec": spec.name, "case": case, "wall_s": round(wall, 1), "trained_on": res.finetune["trained_on"],
         "early_stop_on": res.finetune["early_stop_on"], "measured_on": sorted(rest),
         "model": res.finetune["model"], "best_epoch": res.finetune["best_epoch"],
         "training_errors": {"before": res.finetune["errors_before"], "after": res.finetune["errors_after"]},
@@ -107,3 +123,28 @@ def run_finetune_bench(workdir: Path, quick: bool, log, workers: int = 2) -> dic
     log(f"finetune: MAE vs GFN1-xTB on {sorted(rest)}: {b['mae_eV']:.3f} -> {a['mae_eV']:.3f} eV; success k=1 "
         f"{b['success']['1']['rate']} -> {a['success']['1']['rate']}")
     return result
+
+
+def render_finetune(r: dict[str, Any]) -> list[str]:
+    """The benchmark as lines: errors and success before and after, on the catalysts never trained on."""
+    b, a = r["before"], r["after"]
+
+    def f(v, fmt=".3f"):
+        return "-" if v is None else format(v, fmt)
+
+    out = [f"Fine-tuning ({r['spec']}, {r['wall_s']:.0f} s): trained on {', '.join(r['trained_on'])} "
+           + (f"(early stop on {', '.join(r['early_stop_on'])})" if r["early_stop_on"] else "(no early stopping)")
+           + f"; measured on {', '.join(r['measured_on'])}",
+           f"  MAE vs GFN1-xTB: {f(b['mae_eV'])} -> {f(a['mae_eV'])} eV (x{f(r['mae_ratio_after_over_before'], '.2f')}), "
+           f"max {f(b['max_error_eV'])} -> {f(a['max_error_eV'])} eV, Spearman {f(b['spearman'], '.2f')} -> "
+           f"{f(a['spearman'], '.2f')}, n = {a['n']}",
+           "  per adsorbate MAE: " + ", ".join(f"{ads} {f(b['per_adsorbate_mae_eV'].get(ads))} -> {f(v)}"
+                                               for ads, v in a["per_adsorbate_mae_eV"].items())]
+    for k, s in a["success"].items():
+        sb = b["success"][k]
+        px = r["relaxation_proxy"]["speedup_k"].get(k)
+        out.append(f"  k = {k}: success {f(sb['rate'] and 100 * sb['rate'], '.0f')} % -> "
+                   f"{f(s['rate'] and 100 * s['rate'], '.0f')} %, expensive calls {s['expensive_calls']}/"
+                   f"{s['all_placements']} placements (x{f(s['speedup'], '.1f')}; x{f(px, '.0f')} against relaxing "
+                   "every placement at the expensive level, proxy)")
+    return out

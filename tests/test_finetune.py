@@ -136,6 +136,10 @@ def test_tiny_chgnet_finetune_lowers_the_training_error():
     assert a["energy_mae_eV"] + a["force_mae_eV_per_A"] < b["energy_mae_eV"] + b["force_mae_eV_per_A"]
     assert set(rec["element_shifts_eV"]) == {"Cu", "H"}
     assert len(rec["history"]) == 2
+    # without held-out catalysts: every epoch runs, the last is kept, and it still learns
+    _, rec0 = train_chgnet(frames, [], ft, "0.3.0", lambda m: None)
+    assert rec0["best_epoch"] == 2 and "early_stop" not in rec0["errors_after"]
+    assert rec0["errors_after"]["fit"]["force_mae_eV_per_A"] < rec0["errors_before"]["fit"]["force_mae_eV_per_A"]
 
 
 def _run(tmp_path, capsys, *extra):
@@ -222,3 +226,31 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, edit, msg):
     assert code == 2, cap.err
     assert msg in cap.err
     assert not (tmp_path / "out").exists()
+
+
+def test_early_stop_adsorption_error_is_free_of_element_constants():
+    from ase import Atoms
+
+    from descriptors.workflows.finetune import adsorption_mae, adsorption_set
+
+    def sp(a, e, **info):
+        a.calc = SinglePointCalculator(a, energy=e, forces=np.zeros((len(a), 3)))
+        a.info = info
+        return a
+
+    clean = sp(Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]]), -7.0, kind="clean", catalyst="Cu", job_id="c")
+    h = sp(Atoms("Cu2H", positions=[[0, 0, 0], [2.5, 0, 0], [1.2, 0, 1.5]]), -10.5, kind="adsorbate",
+           catalyst="Cu", job_id="h")
+    o = sp(Atoms("Cu2O", positions=[[0, 0, 0], [2.5, 0, 0], [1.2, 0, 1.5]]), -12.0, kind="adsorbate",
+           catalyst="Cu", job_id="o")
+    frames = [clean, h, o]
+    pairs = adsorption_set(frames)
+    assert [(i, j, n) for i, j, n in pairs] == [(1, 0, {"H": 1}), (2, 0, {"O": 1})]
+    gas = {"H2": -6.8, "H2O": -14.2, "NH3": -19.5}
+    d = {"Cu": 3.0, "H": -1.0, "O": 2.0, "N": 0.5}  # per-element constants: they cancel in E_ads
+    shift = {"H2": 2 * d["H"], "H2O": 2 * d["H"] + d["O"], "NH3": d["N"] + 3 * d["H"]}
+    model = [a.get_potential_energy() + sum(d[s] for s in a.get_chemical_symbols()) for a in frames]
+    g = {k: (v, v + shift[k]) for k, v in gas.items()}
+    assert adsorption_mae(model, (frames, pairs), g) == pytest.approx(0.0, abs=1e-12)
+    model[2] += 0.3  # O bound 0.3 eV weaker: (0 + 0.3) / 2
+    assert adsorption_mae(model, (frames, pairs), g) == pytest.approx(0.15)

@@ -49,11 +49,15 @@ def run(args) -> int:
     except CalculatorUnavailableError as e:  # a missing or altered model artefact
         return err(str(e))
     f = res.finetune
-    b, a = f["errors_before"]["early_stop"], f["errors_after"]["early_stop"]
-    print(f"fine-tuned model {f['model']} ({f['models_dir']}/{f['model']}): trained on {', '.join(f['trained_on'])}, "
-          f"early stop on {', '.join(f['early_stop_on'])} (best epoch {f['best_epoch']})")
-    print(f"early-stop error: energy {b['energy_mae_eV']:.3f} -> {a['energy_mae_eV']:.3f} eV/structure, forces "
-          f"{b['force_mae_eV_per_A']:.3f} -> {a['force_mae_eV_per_A']:.3f} eV/A")
+    part = "early_stop" if "early_stop" in f["errors_after"] else "fit"
+    b, a = f["errors_before"][part], f["errors_after"][part]
+    print(f"fine-tuned model {f['model']} ({f['models_dir']}/{f['model']}): trained on {', '.join(f['trained_on'])}"
+          + (f", early stop on {', '.join(f['early_stop_on'])}" if f["early_stop_on"] else ", no early stopping")
+          + f" (kept epoch {f['best_epoch']})")
+    print(f"{part.replace('_', '-')} error: energy {b['energy_mae_eV']:.3f} -> {a['energy_mae_eV']:.3f} eV/structure, "
+          f"forces {b['force_mae_eV_per_A']:.3f} -> {a['force_mae_eV_per_A']:.3f} eV/A"
+          + (f", E_ads {b['e_ads_mae_eV']:.3f} -> {a['e_ads_mae_eV']:.3f} eV" if a.get("e_ads_mae_eV") is not None
+             else ""))
     print(f"re-ranked with it: {', '.join(f['re_ranked'])} ({f['mode']})")
     from descriptors.workflows.verify import format_summary
 

@@ -25,8 +25,8 @@ class FinetuneSpec(StrictModel):
     train: list[str] | None = Field(None, description="catalyst names to train on; default: every other "
                                                       "catalyst by sorted name (half)")
     train_fraction: float = Field(0.5, gt=0, lt=1, description="share of catalysts trained on when train is not given")
-    early_stop_fraction: float = Field(0.25, gt=0, lt=1, description="share of the training catalysts held out "
-                                                                     "for early stopping")
+    early_stop_fraction: float = Field(0.25, ge=0, lt=1, description="share of the training catalysts held out "
+                                       "for early stopping; 0: none, every epoch is run and the last one kept")
     epochs: int = Field(30, ge=1, le=1000)
     patience: int = Field(8, ge=1, description="epochs without a better early-stop energy MAE before stopping")
     learning_rate: float = Field(1e-4, gt=0, le=1e-2)
@@ -42,7 +42,7 @@ class FinetuneSpec(StrictModel):
     @model_validator(mode="after")
     def _train(self):
         if self.train is not None:
-            if len(self.train) < 2:
+            if len(self.train) < (2 if self.early_stop_fraction else 1):
                 raise ValueError("train: give at least two catalyst names (one is held out for early stopping)")
             dup = sorted({n for n in self.train if self.train.count(n) > 1})
             if dup:

@@ -130,6 +130,86 @@ def _errors(model, frames, shifts) -> dict[str, float]:
             "force_mae_eV_per_A": float(np.mean(df)), "frames": len(frames)}
 
 
+def _predict(model, frames) -> list[float]:
+    """The model's total energies of ``frames`` (eV)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    model.eval()
+    with contextlib.redirect_stdout(io.StringIO()):
+        preds = model.predict_structure([AseAtomsAdaptor.get_structure(a) for a in frames], task="e",
+                                        batch_size=16)
+    preds = preds if isinstance(preds, list) else [preds]
+    return [float(p["e"]) * len(a) for p, a in zip(preds, frames)]
+
+
+def adsorption_set(frames) -> list[tuple[int, int, dict[str, int]]]:
+    """(adsorbate frame, clean frame, adsorbate atoms) for every adsorbate job of ``frames`` (its
+    last frame: the minimum of a relaxation, or the single point) whose catalyst has a clean frame."""
+    from collections import Counter
+
+    last: dict[str, int] = {}
+    for i, a in enumerate(frames):
+        last[str(a.info.get("job_id"))] = i
+    clean = {frames[i].info.get("catalyst"): i for i in last.values() if frames[i].info.get("kind") == "clean"}
+    out = []
+    for i in sorted(last.values()):
+        a = frames[i]
+        if a.info.get("kind") != "adsorbate" or a.info.get("catalyst") not in clean:
+            continue
+        c = frames[clean[a.info["catalyst"]]]
+        n = Counter(a.get_chemical_symbols())
+        n.subtract(Counter(c.get_chemical_symbols()))
+        counts = {k: v for k, v in n.items() if v}
+        if set(counts) <= {"H", "N", "O"} and all(v > 0 for v in counts.values()):
+            out.append((i, clean[a.info["catalyst"]], counts))
+    return out
+
+
+def _gas_index(gas_frames) -> dict[str, int]:
+    from collections import Counter
+
+    want = {"H2": Counter(H=2), "H2O": Counter(H=2, O=1), "NH3": Counter(N=1, H=3)}
+    last: dict[str, int] = {}
+    for i, a in enumerate(gas_frames):
+        if a.info.get("kind") == "gas":
+            last[str(a.info.get("job_id"))] = i
+    out = {}
+    for i in last.values():
+        comp = Counter(gas_frames[i].get_chemical_symbols())
+        for name, c in want.items():
+            if comp == c:
+                out[name] = i
+    return out
+
+
+def adsorption_mae(energies: list[float], frames_pairs, gas_energies: dict[str, float]) -> float | None:
+    """MAE of the adsorption energies from ``energies`` (one per frame) against the labels, both in
+    the convention of convention.py (atomic references from H2, H2O, NH3)."""
+    from descriptors.convention import atomic_potentials
+
+    frames, pairs = frames_pairs
+    if not pairs or len(gas_energies) < 3:
+        return None
+    label_gas = {k: v[0] for k, v in gas_energies.items()}
+    model_gas = {k: v[1] for k, v in gas_energies.items()}
+    mu_l, mu_m = atomic_potentials(label_gas), atomic_potentials(model_gas)
+    err = []
+    for i, j, n in pairs:
+        el = frames[i].get_potential_energy() - frames[j].get_potential_energy() - sum(v * mu_l[k] for k, v in n.items())
+        em = energies[i] - energies[j] - sum(v * mu_m[k] for k, v in n.items())
+        err.append(abs(em - el))
+    return float(np.mean(err))
+
+
+def _ads_error(model, frames, pairs, gas_frames, gas_idx) -> float | None:
+    if not pairs or len(gas_idx) < 3:
+        return None
+    names = sorted(gas_idx)
+    e = _predict(model, list(frames) + [gas_frames[gas_idx[k]] for k in names])
+    gas = {k: (gas_frames[gas_idx[k]].get_potential_energy(), e[len(frames) + m]) for m, k in enumerate(names)}
+    return adsorption_mae(e[:len(frames)], (frames, pairs), gas)
+
+
 def train_chgnet(fit, early, ft: FinetuneSpec, base_model: str, log: Callable[[str], None]) -> tuple[Any, dict]:
     """Fine-tune CHGNet ``base_model`` on the labelled frames ``fit`` with early stopping on
     ``early``; return (model, record of shifts, errors and history)."""
@@ -157,11 +237,29 @@ def train_chgnet(fit, early, ft: FinetuneSpec, base_model: str, log: Callable[[s
         with contextlib.redirect_stdout(io.StringIO()):
             ml.append(float(model.predict_structure(AseAtomsAdaptor.get_structure(a), task="e")["e"]) * len(a))
     shifts = element_shifts(list(fit) + list(early), ml)  # both parts are training catalysts
-    before = {"fit": _errors(model, fit, shifts), "early_stop": _errors(model, early, shifts)}
-    log(f"finetune: before training, early-stop MAE {before['early_stop']['energy_mae_eV']:.3f} eV/structure, "
-        f"forces {before['early_stop']['force_mae_eV_per_A']:.3f} eV/A")
+    pairs, gas_idx = adsorption_set(early), _gas_index(fit)
+
+    def ads_err():
+        return _ads_error(model, early, pairs, fit, gas_idx)
+
+    def errors() -> dict[str, Any]:
+        e = {"fit": _errors(model, fit, shifts)}
+        if early:
+            e["early_stop"] = _errors(model, early, shifts)
+            e["early_stop"]["e_ads_mae_eV"] = ads_err()
+        return e
+
+    def line(e: dict[str, Any]) -> str:
+        part = e.get("early_stop") or e["fit"]
+        return (f"{'early-stop' if early else 'fit'} MAE {part['energy_mae_eV']:.3f} eV/structure, forces "
+                f"{part['force_mae_eV_per_A']:.3f} eV/A" + (f", E_ads {part['e_ads_mae_eV']:.3f} eV ({len(pairs)} "
+                                                            "placements)" if part.get("e_ads_mae_eV") is not None else ""))
+
+    before = errors()
+    log(f"finetune: before training, {line(before)}")
     fit_loader = get_loader(_dataset(fit, shifts), batch_size=ft.batch_size, num_workers=0, pin_memory=False)
-    early_loader = get_loader(_dataset(early, shifts), batch_size=ft.batch_size, num_workers=0, pin_memory=False)
+    early_loader = (get_loader(_dataset(early, shifts), batch_size=ft.batch_size, num_workers=0, pin_memory=False)
+                    if early else None)
     for p in model.composition_model.parameters():  # the shifts took the constants: AtomRef stays
         p.requires_grad = False
     with contextlib.redirect_stdout(io.StringIO()):
@@ -169,24 +267,38 @@ def train_chgnet(fit, early, ft: FinetuneSpec, base_model: str, log: Callable[[s
                           optimizer="Adam", scheduler="CosLR", criterion="MSE", epochs=ft.epochs,
                           learning_rate=ft.learning_rate, use_device="cpu", torch_seed=ft.seed,
                           data_seed=ft.seed, print_freq=10**9)
-    best, best_epoch, history = None, -1, []
+    # early stopping on the adsorption energies of the held-out training catalysts when they have
+    # any (what a screen ranks by), else on their energy per atom; the base model (epoch 0) competes.
+    # Without held-out catalysts (early_stop_fraction = 0) every epoch runs and the last is kept.
+    best, best_epoch, history = None, 0, []
+    if early:
+        s0 = before["early_stop"]["e_ads_mae_eV"]
+        best = (s0 if s0 is not None else before["early_stop"]["energy_mae_eV_per_atom"], copy.deepcopy(model.state_dict()))
     for epoch in range(ft.epochs):
         with contextlib.redirect_stdout(io.StringIO()):
             tr = trainer._train(fit_loader, epoch)
-            va = trainer._validate(early_loader, is_test=False)
-        history.append({"epoch": epoch + 1, "fit_e": float(tr["e"]), "fit_f": float(tr["f"]),
-                        "early_e": float(va["e"]), "early_f": float(va["f"])})
-        log(f"finetune: epoch {epoch + 1}/{ft.epochs}: fit MAE {1e3 * tr['e']:.1f} meV/atom, "
-            f"{tr['f']:.3f} eV/A; early-stop {1e3 * va['e']:.1f} meV/atom, {va['f']:.3f} eV/A")
-        if best is None or va["e"] < best[0]:
-            best, best_epoch = (float(va["e"]), copy.deepcopy(model.state_dict())), epoch + 1
+            va = trainer._validate(early_loader, is_test=False) if early else {}
+        h = {"epoch": epoch + 1, "fit_e": float(tr["e"]), "fit_f": float(tr["f"])}
+        msg = f"finetune: epoch {epoch + 1}/{ft.epochs}: fit MAE {1e3 * tr['e']:.1f} meV/atom, {tr['f']:.3f} eV/A"
+        if early:
+            ads = ads_err()
+            sc = ads if ads is not None else float(va["e"])
+            h.update(early_e=float(va["e"]), early_f=float(va["f"]), early_e_ads=ads)
+            msg += f"; early-stop {1e3 * va['e']:.1f} meV/atom, {va['f']:.3f} eV/A" + (
+                f", E_ads {ads:.3f} eV" if ads is not None else "")
+        history.append(h)
+        log(msg)
+        if not early:
+            best_epoch = epoch + 1
+        elif sc < best[0]:
+            best, best_epoch = (sc, copy.deepcopy(model.state_dict())), epoch + 1
         elif epoch + 1 - best_epoch >= ft.patience:
             log(f"finetune: early stop after epoch {epoch + 1} (best {best_epoch})")
             break
-    model.load_state_dict(best[1])
-    after = {"fit": _errors(model, fit, shifts), "early_stop": _errors(model, early, shifts)}
-    log(f"finetune: best epoch {best_epoch}: early-stop MAE {after['early_stop']['energy_mae_eV']:.3f} eV/structure, "
-        f"forces {after['early_stop']['force_mae_eV_per_A']:.3f} eV/A")
+    if best is not None:
+        model.load_state_dict(best[1])
+    after = errors()
+    log(f"finetune: kept epoch {best_epoch}: {line(after)}")
     return model, {"element_shifts_eV": shifts, "errors_before": before, "errors_after": after,
                    "best_epoch": best_epoch, "history": history}
 

@@ -88,15 +88,15 @@ def write_training_set(store: Store, out: Path, traj_dir: Path | None = None,
     catalysts' frames are used (the others are never seen)."""
     from ase.io import write
 
-    if not 0 < validation_fraction < 1:
-        raise ValueError(f"validation_fraction {validation_fraction}: must lie strictly between 0 and 1")
+    if not 0 <= validation_fraction < 1:
+        raise ValueError(f"validation_fraction {validation_fraction}: must lie in [0, 1) (0: no validation part)")
     h = calc_hash or expensive_level(store)
     frames = training_frames(store, traj_dir, h)
     cats = sorted(c for c in frames if c != "gas" and (catalysts is None or c in catalysts))
-    if len(cats) < 2:
+    if len(cats) < (2 if validation_fraction else 1):
         raise ValueError(f"the verify level computed {len(cats)} catalyst(s); a split needs at least 2")
-    n_val = max(1, min(len(cats) - 1, round(validation_fraction * len(cats))))
-    step = len(cats) / n_val
+    n_val = 0 if validation_fraction == 0 else max(1, min(len(cats) - 1, round(validation_fraction * len(cats))))
+    step = len(cats) / max(n_val, 1)
     val = sorted({cats[int(i * step + step / 2) % len(cats)] for i in range(n_val)})
     train = [c for c in cats if c not in val]
     ts = TrainingSet(h, train, val)

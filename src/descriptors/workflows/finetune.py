@@ -13,8 +13,12 @@ reused) with its ``[verify]`` level on the *training* catalysts only, then:
    constants, and adsorption energies (composition-balanced) do not depend on them;
 3. training with CHGNet's own trainer (``chgnet.trainer.Trainer``: its per-epoch training and
    validation passes; Adam, cosine learning rate, energy per atom and forces, composition model
-   frozen), on CPU with one thread, keeping the epoch with the lowest early-stop energy MAE and
-   stopping after ``patience`` epochs without improvement;
+   frozen), on CPU with one thread, seeded.  Early stopping: after every epoch the adsorption
+   energies of the held-out training catalysts are computed with the model (against its own gas
+   references, so the element constants cancel) and compared with the expensive level's; the epoch
+   with the lowest MAE is kept -- the base model (epoch 0) included, so fine-tuning never makes the
+   held-out error worse -- and training stops after ``patience`` epochs without improvement.  With
+   ``early_stop_fraction = 0`` every epoch runs and the last one is kept;
 4. the artefact ``OUT/models/<hash>/`` (calculators/finetuned.py): weights, and ``model.json``
    with the training-set hash, the catalysts trained on and held out, the errors before and after
    and the versions.  Its key (training-set hash + base model + training settings) makes a re-run

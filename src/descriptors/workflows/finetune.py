@@ -82,6 +82,8 @@ def find_model(models_dir: Path, key: str) -> str | None:
     if not models_dir.is_dir():
         return None
     for m in sorted(models_dir.glob(f"*/{MANIFEST}")):
+        if m.parent.name.startswith("."):  # a model being written (or left by a kill mid-write)
+            continue
         try:
             man = json.loads(m.read_text())
         except (OSError, ValueError):

@@ -323,7 +323,7 @@ def ensure_model(ts: TrainingSet, ft: FinetuneSpec, base_model: str, models_dir:
         log(f"finetune: model {found} reused (training set {ts.sha256[:12]}, nothing retrained)")
         return found, load_artefact(models_dir, found)
     fit = read(ts.files["train"], index=":")
-    early = read(ts.files["validation"], index=":")
+    early = read(ts.files["validation"], index=":") if ts.n_validation else []
     log(f"finetune: training CHGNet {base_model} on {len(fit)} frames of {', '.join(ts.train_catalysts)} "
         f"(+ gas), early stop on {len(early)} frames of {', '.join(ts.validation_catalysts)}")
     model, record = train_chgnet(fit, early, ft, base_model, log)

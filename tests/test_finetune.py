@@ -254,3 +254,30 @@ def test_early_stop_adsorption_error_is_free_of_element_constants():
     assert adsorption_mae(model, (frames, pairs), g) == pytest.approx(0.0, abs=1e-12)
     model[2] += 0.3  # O bound 0.3 eV weaker: (0 + 0.3) / 2
     assert adsorption_mae(model, (frames, pairs), g) == pytest.approx(0.15)
+
+
+def test_ensure_model_without_early_stop_catalysts_then_reused(tmp_path, monkeypatch):
+    _chgnet()
+    from ase.io import write
+
+    import descriptors.workflows.finetune as wf
+    from descriptors.workflows.finetune_data import TrainingSet
+
+    frames = []
+    for site in ("fcc", "hcp"):
+        s = fcc111("Cu", (2, 2, 2), vacuum=5.0)
+        add_adsorbate(s, "H", 1.2, site)
+        frames.append(_labelled(s))
+    write(tmp_path / "train.extxyz", frames, format="extxyz")
+    (tmp_path / "validation.extxyz").write_text("")
+    ts = TrainingSet("h", ["Cu(111)"], [], 2, 0, "ab" * 32,
+                     {"train": str(tmp_path / "train.extxyz"), "validation": str(tmp_path / "validation.extxyz")})
+    ft = FinetuneSpec(epochs=1, early_stop_fraction=0.0, train=["Cu(111)"])
+    h, man = wf.ensure_model(ts, ft, "0.3.0", tmp_path / "models", lambda m: None)
+    assert man["early_stop_on"] == [] and man["best_epoch"] == 1
+    assert load_artefact(tmp_path / "models", h)["hash"] == h
+    monkeypatch.setattr(wf, "train_chgnet", lambda *a, **k: pytest.fail("retrained"))
+    assert wf.ensure_model(ts, ft, "0.3.0", tmp_path / "models", lambda m: None)[0] == h
+    # other settings are another model
+    with pytest.raises(BaseException, match="retrained"):
+        wf.ensure_model(ts, ft.model_copy(update={"epochs": 2}), "0.3.0", tmp_path / "models", lambda m: None)

@@ -325,7 +325,8 @@ def ensure_model(ts: TrainingSet, ft: FinetuneSpec, base_model: str, models_dir:
     fit = read(ts.files["train"], index=":")
     early = read(ts.files["validation"], index=":") if ts.n_validation else []
     log(f"finetune: training CHGNet {base_model} on {len(fit)} frames of {', '.join(ts.train_catalysts)} "
-        f"(+ gas), early stop on {len(early)} frames of {', '.join(ts.validation_catalysts)}")
+        + (f"(+ gas), early stop on {len(early)} frames of {', '.join(ts.validation_catalysts)}" if early
+           else f"(+ gas), {ft.epochs} epochs, no early stopping"))
     model, record = train_chgnet(fit, early, ft, base_model, log)
     import torch
 

@@ -62,9 +62,9 @@ def finetune_spec(quick: bool, case: str = "facets") -> dict[str, Any]:
     }
 
 
-def _pick(levels, name: str, finetuned: bool | None = None):
+def _pick(levels, name: str, label_part: str = ""):
     for h, lv in levels.items():
-        if lv.name == name and (finetuned is None or lv.finetuned == finetuned):
+        if lv.name == name and label_part in lv.label:
             return h
     raise RuntimeError(f"level {name} missing from the store")
 
@@ -95,7 +95,9 @@ def run_finetune_bench(workdir: Path, quick: bool, log, workers: int = 2, case: 
     wall = time.perf_counter() - t0
     store = Store(out / "screen.db")
     levels, places = level_rows(store)
-    cheap, ft, exp = _pick(levels, "chgnet"), _pick(levels, "chgnet-ft"), _pick(levels, "gfn1-xtb")
+    # the fine-tuned level of this run's model (a store may hold earlier models' levels too)
+    cheap, exp = _pick(levels, "chgnet"), _pick(levels, "gfn1-xtb")
+    ft = _pick(levels, "chgnet-ft", f"fine-tuned {res.finetune['model'][:8]}")
     rest = set(res.finetune["re_ranked"])
 
     def only(pl):

@@ -235,11 +235,13 @@ def parity_plot(cheap: dict[str, Placement], expensive: dict[str, Placement], st
         ax.set_ylim(lo - pad, hi + pad)
     o = st.overall
     title = f"{st.expensive} vs {st.cheap}"
+    if len(title) > 60:  # long labels (a fine-tuned level's hash): one per line
+        title = f"{st.expensive}\nvs {st.cheap}"
     if o.get("n"):
         title += f"\nMAE {o['mae']:.3f} eV, max {o['max_error']:.3f} eV, n = {o['n']}"
     ax.set_title(title, fontsize=9)
-    ax.set_xlabel(f"E_ads {st.cheap} (eV)")
-    ax.set_ylabel(f"E_ads {st.expensive} (eV)")
+    ax.set_xlabel(f"E_ads {st.cheap} (eV)", fontsize=9 if len(st.cheap) < 40 else 7)
+    ax.set_ylabel(f"E_ads {st.expensive} (eV)", fontsize=9 if len(st.expensive) < 40 else 7)
     ax.set_aspect("equal", adjustable="box")
     ax.legend(fontsize=7, loc="best", framealpha=0.8)
     fig.tight_layout()

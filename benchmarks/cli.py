@@ -4,7 +4,9 @@
 
 Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory, store, ml, faults (fault
 injection: benchmarks/faults.py), reads (wall time of lookup, status, analyze: benchmarks/reads.py),
-cost (seconds per calculator call: benchmarks/costcal.py; ``--write-cost-table`` ships them).  Each figure is a
+cost (seconds per calculator call: benchmarks/costcal.py; ``--write-cost-table`` ships them), finetune and
+finetune-metals (CHGNet fine-tuned on GFN1-xTB, measured on catalysts it never saw: benchmarks/finetune.py).
+Each figure is a
 ratio or a per-job number measured within one run, so that it survives a loaded machine; the
 load average (``os.getloadavg``) before and after every screen is in the JSON.
 """
@@ -28,7 +30,8 @@ from typing import Any
 from . import cases
 from .screens import REPO, measure_screen
 
-NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml", "faults", "reads", "cost")
+NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml", "faults", "reads", "cost",
+         "finetune", "finetune-metals")
 DEFAULT_OUT = REPO / "results" / "benchmarks.json"
 
 
@@ -367,6 +370,11 @@ def render(result: dict[str, Any]) -> str:
                 f"({f['unique_jobs']} unique), {f['failed_rows']} failed, max |dE| vs an uninterrupted run "
                 f"{f['max_abs_diff_energy_eV']} eV over {f['compared']} jobs, processes left {f['processes_left']}: "
                 f"{'OK' if f['ok'] else 'FAILED'}"]
+    for name in ("finetune", "finetune-metals"):
+        if name in b:
+            from .finetune import render_finetune
+
+            out += [""] + render_finetune(b[name])
     return "\n".join(out)
 
 
@@ -457,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         for name in ("relax", "sites", "store", "ml", "overhead", "parallel", "resume", "memory", "faults", "reads",
-                     "cost"):
+                     "cost", "finetune", "finetune-metals"):
             if name not in names:
                 continue
             log(f"benchmark {name}")
@@ -471,6 +479,11 @@ def main(argv: list[str] | None = None) -> int:
                 result["benchmarks"][name] = run_faults(workdir / "faults", rounds=3 if args.quick else 8, log=log)
             elif name == "store":
                 result["benchmarks"][name] = bench_store(args.quick, workdir, log)
+            elif name in ("finetune", "finetune-metals"):
+                from .finetune import run_finetune_bench
+
+                result["benchmarks"][name] = run_finetune_bench(workdir, args.quick, log,
+                                                                case="metals" if name.endswith("metals") else "facets")
             elif name == "ml":
                 result["benchmarks"][name] = bench_ml(args.quick, log)
             elif name == "reads":

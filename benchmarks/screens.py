@@ -248,8 +248,8 @@ def _time_stages() -> dict[str, list[float]]:
 def _child(args: dict[str, Any]) -> dict[str, Any]:
     """Run one screen in this (fresh) process and describe it."""
     t_start = time.perf_counter()
-    from descriptors.workflows.screen import run_screen
     from descriptors.specs import parse_spec
+    from descriptors.workflows.screen import run_screen
 
     stages = _time_stages()
     spec = parse_spec(args["spec"], args.get("source", "<benchmark>"))

@@ -68,8 +68,8 @@ def _best(fn, repeats: int):
 
 
 def _ours(job, atoms, spec, setting, relax, repeats: int) -> dict[str, Any]:
-    from descriptors.workflows.stages import plan_adsorbate_jobs
     from descriptors.geometry.sites import find_site_pairs, find_sites, site_position
+    from descriptors.workflows.stages import plan_adsorbate_jobs
 
     def sites():
         return find_sites(atoms), find_site_pairs(atoms, max_distance=spec.placement.max_pair_distance)
@@ -99,9 +99,10 @@ def _molecule(ads):
 
 
 def _pymatgen(atoms, adsorbate_names: list[str], repeats: int) -> dict[str, Any]:
-    from descriptors.geometry.adsorbates import ADSORBATES
     from pymatgen.analysis.adsorption import AdsorbateSiteFinder
     from pymatgen.io.ase import AseAtomsAdaptor
+
+    from descriptors.geometry.adsorbates import ADSORBATES
 
     clean = atoms.copy()
     clean.set_constraint()  # the adaptor turns FixAtoms into selective dynamics; the sites do not need it
@@ -145,9 +146,9 @@ def _pymatgen(atoms, adsorbate_names: list[str], repeats: int) -> dict[str, Any]
 
 def run_sites(block: dict[str, Any], repeats: int = 3, progress=None) -> dict[str, Any]:
     """Both tools on every slab of ``block`` (catalysts, adsorbates, placement of a spec)."""
+    from descriptors.specs import parse_spec
     from descriptors.tasks.relax import RelaxSettings
     from descriptors.workflows.stages import clean_jobs
-    from descriptors.specs import parse_spec
 
     spec = parse_spec({"name": "bench-sites", **block, "calculator": {"name": "emt"}}, "<benchmark sites>")
     setting = spec.calculator.setting()

@@ -3,7 +3,8 @@ the screen SIGKILLed mid-relaxation, resumed: no pw.x outlives its job, nothing 
 recomputed, the killed relaxation restarts from its trajectory, no scratch directory is left.
 
 The settings are deliberately cheap (1x1x3 Cu(111), 20/80 Ry, 2x2x1 k-points, fmax 0.2 eV/A, at
-most 5 steps; the five gas references sit in 12 A boxes and dominate the cost): this
+most 5 steps; the five gas references, which dominated the cost in the default 12 A boxes, sit in
+7 A boxes: ``gas_box = 7.0``, 5x fewer plane waves): this
 test checks that pw.x runs, that its numbers flow through the store and the E_ads arithmetic, and
 that a kill/resume is clean - not converged chemistry.  The converged comparison of the same
 system (2x2x3, 40/320 Ry, 4x4x1) with GPAW is in README.md ("Quantum ESPRESSO").
@@ -29,6 +30,7 @@ from descriptors.store.db import Store
 SPEC = """
 name = "qe-pipeline"
 adsorbates = ["H"]
+gas_box = 7.0
 [[catalysts]]
 type = "slab"
 metals = ["Cu"]

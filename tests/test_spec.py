@@ -75,3 +75,19 @@ def test_cli_bad_spec_exit_code_2_and_nothing_computed(tmp_path):
     assert r.returncode == 2
     assert "Fe" in r.stderr and "calculator" in r.stderr
     assert not out.exists()
+
+
+def test_gas_box_sets_the_gas_reference_cell_and_keeps_the_default_ids(small_spec_dict):
+    from descriptors.tasks import RelaxSettings
+    from descriptors.workflows.stages import gas_jobs
+
+    spec = parse_spec(small_spec_dict)
+    assert spec.gas_box == 12.0
+    setting, rx = spec.calculator.setting(), RelaxSettings("BFGS", 0.05, 100)
+    default = gas_jobs(setting, rx)
+    assert [j.id for j in gas_jobs(setting, rx, spec.gas_box)] == [j.id for j in default]
+    small = gas_jobs(setting, rx, parse_spec({**small_spec_dict, "gas_box": 7.0}).gas_box)
+    assert all(j.atoms.cell.lengths() == pytest.approx([7.0] * 3) for j in small)
+    assert not {j.id for j in small} & {j.id for j in default}
+    with pytest.raises(SpecError, match="gas_box"):
+        parse_spec({**small_spec_dict, "gas_box": 3.0})

@@ -49,6 +49,8 @@ class Level:
     version: str
     fidelity: str
     label: str
+    finetuned: bool = False  # a model fine-tuned on this screen's own expensive level (no3rr finetune)
+    excluded_catalysts: tuple[str, ...] = ()  # its training catalysts: never used to report its error
 
 
 @dataclass
@@ -99,10 +101,16 @@ def level_rows(store: Store) -> tuple[dict[str, Level], dict[str, dict[str, Plac
         # cheap geometry and relaxations from it are different numbers)
         mode = ((r.data or {}).get("recipe") or {}).get("mode", "") if r.get("cheap_job") else ""
         h = f"{r.get('calc_hash')}:{mode}"
+        ft_train = tuple(sorted(c for c in str(r.get("ft_train") or "").split(",") if c))
         if h not in levels:
             name, version = r.get("calc"), str(r.get("calc_version", ""))
             label = f"{name} {version}".strip() + (f" ({mode})" if mode else "")
-            levels[h] = Level(r.get("calc_hash"), name, version, _fidelity(name), label)
+            if r.get("ft_model_hash"):
+                label = f"{name} {version} fine-tuned {str(r.get('ft_model_hash'))[:8]}" + (f" ({mode})" if mode else "")
+            levels[h] = Level(r.get("calc_hash"), name, version, _fidelity(name), label,
+                              bool(r.get("ft_model_hash")), ft_train)
+        if ft_train and r.get("catalyst") in ft_train:
+            continue  # a fine-tuned model's error is never measured on the catalysts it learnt from
         failed = r.get("status") == STATUS_FAILED or r.get("e_ads") is None
         e = None if failed else float(r.get("e_ads"))
         if e is not None and not math.isfinite(e):
@@ -110,11 +118,14 @@ def level_rows(store: Store) -> tuple[dict[str, Level], dict[str, dict[str, Plac
         places.setdefault(h, {})[origin(r)] = Placement(
             origin(r), r.get("catalyst"), r.get("adsorbate"), e,
             (not failed) and is_excluded(r.get("anomaly", "")), r.get("job_id"))
+    for h in levels:
+        places.setdefault(h, {})
     # the same calculator name at two settings: tell them apart by the hash
     names = [lv.label for lv in levels.values()]
     for h, lv in list(levels.items()):
         if names.count(lv.label) > 1:
-            levels[h] = Level(lv.calc_hash, lv.name, lv.version, lv.fidelity, f"{lv.label} [{h[:8]}]")
+            levels[h] = Level(lv.calc_hash, lv.name, lv.version, lv.fidelity, f"{lv.label} [{h[:8]}]",
+                              lv.finetuned, lv.excluded_catalysts)
     return levels, places
 
 
@@ -142,6 +153,8 @@ def _order(levels: dict[str, Level], places) -> list[tuple[str, str]]:
         rank = (FIDELITY_ORDER.index(levels[a].fidelity), -own_a), (FIDELITY_ORDER.index(levels[b].fidelity), -own_b)
         if own_a != own_b:
             pairs.append((a, b) if own_a > own_b else (b, a))
+        elif levels[a].finetuned != levels[b].finetuned:  # a fine-tuned model pre-screens for the level above it
+            pairs.append((a, b) if levels[a].finetuned else (b, a))
         else:
             pairs.append((a, b) if rank[0] <= rank[1] else (b, a))
     return pairs
@@ -222,11 +235,13 @@ def parity_plot(cheap: dict[str, Placement], expensive: dict[str, Placement], st
         ax.set_ylim(lo - pad, hi + pad)
     o = st.overall
     title = f"{st.expensive} vs {st.cheap}"
+    if len(title) > 60:  # long labels (a fine-tuned level's hash): one per line
+        title = f"{st.expensive}\nvs {st.cheap}"
     if o.get("n"):
         title += f"\nMAE {o['mae']:.3f} eV, max {o['max_error']:.3f} eV, n = {o['n']}"
     ax.set_title(title, fontsize=9)
-    ax.set_xlabel(f"E_ads {st.cheap} (eV)")
-    ax.set_ylabel(f"E_ads {st.expensive} (eV)")
+    ax.set_xlabel(f"E_ads {st.cheap} (eV)", fontsize=9 if len(st.cheap) < 40 else 7)
+    ax.set_ylabel(f"E_ads {st.expensive} (eV)", fontsize=9 if len(st.expensive) < 40 else 7)
     ax.set_aspect("equal", adjustable="box")
     ax.legend(fontsize=7, loc="best", framealpha=0.8)
     fig.tight_layout()
@@ -339,6 +354,10 @@ def _f(v, fmt=".3f") -> str:
 def format_report(report: dict[str, Any]) -> list[str]:
     lines = ["levels: " + "; ".join(f"{lv['label']} ({lv['fidelity']}, {lv['placements']} placements)"
                                      for lv in report["levels"])]
+    for lv in report["levels"]:
+        if lv.get("finetuned"):
+            lines.append(f"fine-tuned level {lv['label']}: trained on {', '.join(lv['excluded_catalysts'])}; "
+                         "those catalysts are left out of its comparisons")
     if not report["pairs"]:
         lines.append("no two levels share a placement: nothing to compare (run a [verify] level first)")
     for p in report["pairs"]:

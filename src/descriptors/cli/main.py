@@ -1,4 +1,4 @@
-"""Command line: ``no3rr screen|status|analyze|report|export|fidelity|lookup|validate|build|list|calculators``.
+"""Command line: ``no3rr screen|status|analyze|report|export|fidelity|finetune|lookup|validate|build|list|calculators``.
 
 Each command is one module of this folder with ``add_parser(sub)`` (its arguments, and
 ``set_defaults(func=...)``) and the function that runs it.  Exit codes: 0 success, 1 a screen ran
@@ -16,6 +16,7 @@ from descriptors.cli import (
     build,
     export,
     fidelity,
+    finetune,
     listing,
     lookup,
     report,
@@ -27,7 +28,7 @@ from descriptors.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, err
 
 __all__ = ["build_parser", "main", "EXIT_BAD_INPUT"]
 
-COMMANDS = (screen, validate, lookup, analyze, report, export, fidelity, build, listing, status)  # in the order `no3rr --help` lists them
+COMMANDS = (screen, validate, lookup, analyze, report, export, fidelity, finetune, build, listing, status)  # in the order `no3rr --help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@
                      the catalyst-type registry of descriptors.structures)
 * ``base.py``        ``SpecError``, the strict base model, the element check
 * ``calculator.py``  ``[calculator]``; ``relax.py`` ``[relax]``; ``placement.py`` ``[placement]``;
-  ``verify.py``      ``[verify]``; ``execution.py`` ``[execution]`` and ``[engine]``;
+  ``verify.py``      ``[verify]``; ``finetune.py`` ``[finetune]``; ``execution.py`` ``[execution]`` and ``[engine]``;
   ``analysis.py``    ``[analysis]`` = ``AnalysisSettings``, the settings of every analysis run
 """
 
@@ -19,13 +19,20 @@ from descriptors.specs.analysis import (
 from descriptors.specs.base import SpecError, StrictModel, check_element
 from descriptors.specs.calculator import CalculatorSpec
 from descriptors.specs.execution import EngineSpec, ExecutionSpec
+from descriptors.specs.finetune import FinetuneSpec
 from descriptors.specs.placement import PlacementSpec
 from descriptors.specs.relax import RelaxSpec
-from descriptors.specs.spec import Catalysts, Spec, load_spec, parse_spec
+from descriptors.specs.spec import (
+    Catalysts,
+    Spec,
+    finetune_split,
+    load_spec,
+    parse_spec,
+)
 from descriptors.specs.verify import VerifySpec
 
 __all__ = [
     "Spec", "SpecError", "load_spec", "parse_spec", "Catalysts", "StrictModel", "check_element",
-    "CalculatorSpec", "RelaxSpec", "PlacementSpec", "VerifySpec", "ExecutionSpec", "EngineSpec",
+    "CalculatorSpec", "FinetuneSpec", "finetune_split", "RelaxSpec", "PlacementSpec", "VerifySpec", "ExecutionSpec", "EngineSpec",
     "AnalysisSettings", "AnalysisSpec", "CORRECTION_MODES", "species_name",
 ]

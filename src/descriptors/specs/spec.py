@@ -24,12 +24,13 @@ from descriptors.specs.analysis import AnalysisSettings
 from descriptors.specs.base import SpecError, StrictModel
 from descriptors.specs.calculator import CalculatorSpec
 from descriptors.specs.execution import EngineSpec, ExecutionSpec
+from descriptors.specs.finetune import FINETUNE_BACKENDS, FinetuneSpec
 from descriptors.specs.placement import PlacementSpec
 from descriptors.specs.relax import RelaxSpec
 from descriptors.specs.verify import VerifySpec
 from descriptors.structures import CATALYST_TYPES, expand_catalysts
 
-__all__ = ["Spec", "Catalysts", "load_spec", "parse_spec"]
+__all__ = ["Spec", "Catalysts", "load_spec", "parse_spec", "finetune_split"]
 
 #: One ``[[catalysts]]`` block: the union of the registered types' block models, on ``type``.
 Catalysts = Annotated[Union[tuple(t.spec for t in CATALYST_TYPES.values())], Field(discriminator="type")]
@@ -47,6 +48,10 @@ class Spec(StrictModel):
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     engine: EngineSpec = Field(default_factory=EngineSpec)
     verify: VerifySpec | None = None
+    gas_box: float = Field(12.0, ge=5.0, le=40.0, description="edge of the cubic box (A) the gas references are "
+                           "computed in: the vacuum around each molecule is this minus its size; smaller is cheaper "
+                           "for plane-wave DFT, and a box other than 12 A gives the gas references new job ids")
+    finetune: FinetuneSpec | None = None  # `no3rr finetune`: fine-tune the cheap ML level on [verify]
     db: str | None = Field(None, description="result database: a path (SQLite) or postgresql://user:pw@host/db")
     analysis: AnalysisSettings | None = None  # run the analysis at the end of the screen
 
@@ -153,6 +158,39 @@ def _check_verify(spec: Spec, setting: CalculatorSetting, symbols: set[str]) -> 
     check_elements(vset, symbols, where="verify.calculator")
 
 
+def finetune_split(spec: Spec, names: list[str]) -> tuple[list[str], list[str]]:
+    """(training catalysts, remaining catalysts) of ``[finetune]``: its ``train`` list, or every
+    ``1/train_fraction``-th catalyst by sorted name."""
+    ft = spec.finetune
+    names = sorted(dict.fromkeys(names))
+    if ft.train is not None:
+        train = sorted(ft.train)
+    else:
+        n = max(2, min(len(names) - 1, round(ft.train_fraction * len(names))))
+        step = len(names) / n
+        train = sorted({names[int(i * step)] for i in range(n)})
+    return train, [c for c in names if c not in train]
+
+
+def _check_finetune(spec: Spec, names: list[str]) -> None:
+    if spec.verify is None:
+        raise ValueError("finetune: needs a [verify] table (the expensive level it learns from), e.g. "
+                         "[verify] calculator = { name = 'gfn1-xtb' }")
+    if spec.calculator.name not in FINETUNE_BACKENDS:
+        raise ValueError(f"finetune: calculator {spec.calculator.name!r} cannot be fine-tuned here (not yet "
+                         f"supported); fine-tunable: {sorted(FINETUNE_BACKENDS)}; remove [finetune] or use one")
+    unknown = sorted(set(spec.finetune.train or []) - set(names))
+    if unknown:
+        raise ValueError(f"finetune.train: {', '.join(map(repr, unknown))} not among the spec's catalysts "
+                         f"({', '.join(sorted(set(names)))})")
+    if len(set(names)) < 3:
+        raise ValueError(f"finetune: the spec has {len(set(names))} catalyst(s); fine-tuning needs at least 3 "
+                         "(two to train on, one to re-rank)")
+    train, rest = finetune_split(spec, names)
+    if not rest:
+        raise ValueError("finetune.train: names every catalyst; leave at least one to re-rank and report on")
+
+
 def parse_spec(data: dict[str, Any], source: str = "<dict>") -> Spec:
     """Validate a spec mapping; raise SpecError with every problem listed."""
     try:
@@ -181,6 +219,11 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> Spec:
         check_elements(setting, ads_symbols | {"H", "N", "O"}, where="adsorbates")
     except UnsupportedElementsError as err:
         raise SpecError(f"invalid spec {source}:\n  {err}") from None
+    if spec.finetune is not None:
+        try:
+            _check_finetune(spec, [m.name for m in models])
+        except ValueError as err:
+            raise SpecError(f"invalid spec {source}:\n  {err}") from None
     if spec.verify is not None:
         try:
             _check_verify(spec, setting, {e for m in models for e in m.elements} | ads_symbols | {"H", "N", "O"})

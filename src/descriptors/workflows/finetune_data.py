@@ -10,8 +10,7 @@ The frames are written as one extxyz file (energy and forces per frame) with a m
 its SHA-256: the hash is the identity of the training set (a fine-tuned model's identity is meant
 to include it).
 
-What is not here yet (issue 15): the training itself (CHGNet's ``chgnet.trainer.Trainer`` /
-SevenNet's fine-tuning on CPU), the model artefact and its calculator, and re-ranking with it.
+The training itself, the model artefact and the re-ranking are in workflows/finetune.py.
 """
 
 from __future__ import annotations
@@ -81,20 +80,23 @@ def training_frames(store: Store, traj_dir: Path | None, calc_hash: str) -> dict
 
 
 def write_training_set(store: Store, out: Path, traj_dir: Path | None = None,
-                       validation_fraction: float = 0.5) -> TrainingSet:
+                       validation_fraction: float = 0.5, calc_hash: str | None = None,
+                       catalysts: list[str] | None = None) -> TrainingSet:
     """Split by catalyst (sorted names, every other one to validation for 0.5) and write
-    ``train.extxyz``, ``validation.extxyz`` and ``training_set.json``."""
+    ``train.extxyz``, ``validation.extxyz`` and ``training_set.json``.  ``calc_hash``: the
+    expensive level (default: the only level with cheap parents); ``catalysts``: only these
+    catalysts' frames are used (the others are never seen)."""
     from ase.io import write
 
-    if not 0 < validation_fraction < 1:
-        raise ValueError(f"validation_fraction {validation_fraction}: must lie strictly between 0 and 1")
-    h = expensive_level(store)
+    if not 0 <= validation_fraction < 1:
+        raise ValueError(f"validation_fraction {validation_fraction}: must lie in [0, 1) (0: no validation part)")
+    h = calc_hash or expensive_level(store)
     frames = training_frames(store, traj_dir, h)
-    cats = sorted(c for c in frames if c != "gas")
-    if len(cats) < 2:
+    cats = sorted(c for c in frames if c != "gas" and (catalysts is None or c in catalysts))
+    if len(cats) < (2 if validation_fraction else 1):
         raise ValueError(f"the verify level computed {len(cats)} catalyst(s); a split needs at least 2")
-    n_val = max(1, min(len(cats) - 1, round(validation_fraction * len(cats))))
-    step = len(cats) / n_val
+    n_val = 0 if validation_fraction == 0 else max(1, min(len(cats) - 1, round(validation_fraction * len(cats))))
+    step = len(cats) / max(n_val, 1)
     val = sorted({cats[int(i * step + step / 2) % len(cats)] for i in range(n_val)})
     train = [c for c in cats if c not in val]
     ts = TrainingSet(h, train, val)

@@ -21,13 +21,14 @@ from descriptors.engine import Engine, Job, RowExtras, interrupts
 from descriptors.engine.engine import settings_hash
 from descriptors.geometry.anomalies import clean_reference
 from descriptors.report.tables import write_tables
-from descriptors.specs import EngineSpec, Spec, SpecError
+from descriptors.specs import EngineSpec, Spec, SpecError, finetune_split
 from descriptors.store import STATUS_FAILED, Store, StoreLock, is_url
 from descriptors.structures import expand_catalysts
 from descriptors.tasks import JobOutcome, RelaxSettings
 from descriptors.tasks.base import DEFAULT_OPTIMIZER, OLD_DEFAULT_OPTIMIZER
 from descriptors.workflows.analyze import analyze_screen
 from descriptors.workflows.dband import dband_jobs, dband_post, write_dband_table
+from descriptors.workflows.finetune import run_finetune
 from descriptors.workflows.stages import (
     adsorption_record,
     bulk_jobs,
@@ -52,6 +53,7 @@ class ScreenResult:
     tables: dict[str, Path] = field(default_factory=dict)
     job_ids: dict[str, list[str]] = field(default_factory=dict)
     verify: dict[str, Any] | None = None  # verify.py summary when the spec has a [verify] table
+    finetune: dict[str, Any] | None = None  # finetune.py summary (`no3rr finetune`)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class ScreenOptions:
     engine: str | None = None  # 'serial' | 'local' | 'slurm': overrides the spec's [engine] type
     db: str | None = None  # SQLite path or postgresql:// URL: overrides the spec's db
     wait: bool = False  # wait for another screen holding the store instead of stopping
+    finetune: bool = False  # `no3rr finetune`: fine-tune on [verify] and re-rank (workflows/finetune.py)
 
     def log(self, msg: str) -> None:
         if not self.quiet:
@@ -84,6 +87,7 @@ def run_screen(
     engine: str | None = None,
     db: str | None = None,
     wait: bool = False,
+    finetune: bool = False,
 ) -> ScreenResult:
     """Run every job of ``spec`` not yet stored.  ``engine`` ('serial'|'local'|'slurm') and ``db``
     (SQLite path or postgresql:// URL) override the spec's ``[engine]`` table and ``db``.
@@ -92,7 +96,7 @@ def run_screen(
     unless ``wait``.  SIGINT/SIGTERM raise ``engine.Interrupted`` after the workers are stopped;
     nothing cut short is recorded (engine/interrupt.py)."""
     opts = ScreenOptions(Path(out or spec.output), workers, retry_failed, progress, quiet, include_flagged, engine, db,
-                         wait)
+                         wait, finetune)
     engines: list[Engine] = []
     locks: list[StoreLock] = []
     with interrupts():
@@ -192,7 +196,7 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     bjobs = bulk_jobs(models, setting)
     bulk_ids = {(j.meta["metal"], j.recipe["structure"]): j.id for j in bjobs}
     engine.run(bjobs, "bulk lattice")
-    mu, gjobs = run_gas_references(engine, setting, relax)
+    mu, gjobs = run_gas_references(engine, setting, relax, box=spec.gas_box)
 
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
     engine.run(cjobs, "clean models")
@@ -234,14 +238,28 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
         except ValueError as err:  # e.g. a gas reference failed: reported, the screen's results stand
             skipped.append(f"analysis: {err}")
     stats = engine.stats.as_dict()
-    vres = None
+    vres = ftres = None
+    vcjobs, vajobs = cjobs, ajobs
+    if spec.finetune is not None:  # the expensive level runs on the training catalysts only
+        train, rest = finetune_split(spec, [m.name for m in models])
+        vcjobs = [j for j in cjobs if j.meta["catalyst"] in train]
+        vajobs = [j for j in ajobs if j.meta["catalyst"] in train]
+        opts.log(f"finetune: [verify] on the training catalysts {', '.join(train)}; "
+                 + (f"then re-ranking {', '.join(rest)}" if opts.finetune
+                    else f"run `no3rr finetune` to fine-tune and re-rank {', '.join(rest)}"))
     if spec.verify is not None:  # pre-screen then verify: the expensive level (verify.py)
-        vres = run_verify(spec, store, out, cjobs, ajobs, ideal, engine.derive, log=opts.log)
+        vres = run_verify(spec, store, out, vcjobs, vajobs, ideal, engine.derive, log=opts.log)
         skipped += vres.skipped
         tables.update(vres.tables)
         for k in ("computed", "reused", "failed", "failed_reused"):
             stats[k] += vres.stats[k]
         stats["verify"] = vres.stats
+    if opts.finetune:
+        ftres = run_finetune(spec, store, out, cjobs, ajobs, ideal, engine.derive, train, rest, opts.log)
+        skipped += ftres["skipped"]
+        for k in ("computed", "reused", "failed", "failed_reused"):
+            stats[k] += ftres["stats"][k]
+        tables["finetune_summary"] = out / "finetune" / "finetune_summary.json"
     try:  # one self-contained page of everything above (report/html.py)
         from descriptors.report.html import write_report
 
@@ -266,4 +284,5 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     engine.mark_complete()  # every stage planned and run (`no3rr status` reads this)
-    return ScreenResult(out, store.path or store.location, stats, skipped, tables, job_ids, vres.summary if vres else None)
+    return ScreenResult(out, store.path or store.location, stats, skipped, tables, job_ids, vres.summary if vres else None,
+                        ftres)

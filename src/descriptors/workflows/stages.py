@@ -61,20 +61,21 @@ def bulk_jobs(models: list[CatalystModel], setting: CalculatorSetting) -> list[J
     return jobs
 
 
-def gas_jobs(setting: CalculatorSetting, relax: RelaxSettings) -> list[Job]:
+def gas_jobs(setting: CalculatorSetting, relax: RelaxSettings, box: float = 12.0) -> list[Job]:
+    """The gas references, each in a cubic box of edge ``box`` (A; the spec's ``gas_box``)."""
     jobs = []
     for name in GAS_REFERENCES:
-        atoms = gas_molecule(name)
+        atoms = gas_molecule(name, box)
         recipe = {"kind": "gas", "molecule": name, "structure_hash": structure_hash(atoms), **_common(setting, relax)}
         jobs.append(Job("gas", recipe, {"molecule": name, "catalyst": "gas"}, atoms, label=f"gas {name}"))
     return jobs
 
 
-def run_gas_references(engine, setting: CalculatorSetting, relax: RelaxSettings, desc: str = "gas references"
-                       ) -> tuple[dict[str, float], list[Job]]:
+def run_gas_references(engine, setting: CalculatorSetting, relax: RelaxSettings, desc: str = "gas references",
+                       box: float = 12.0) -> tuple[dict[str, float], list[Job]]:
     """Relax the gas references with ``setting`` (stored jobs are reused); return the atomic
     chemical potentials of the adsorption-energy convention (convention.py) and the jobs."""
-    gjobs = gas_jobs(setting, relax)
+    gjobs = gas_jobs(setting, relax, box)
     engine.run(gjobs, desc)
     gas = {}
     for j in gjobs:

@@ -61,6 +61,7 @@ class VerifyResult:
     job_ids: dict[str, list[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     tables: dict[str, Path] = field(default_factory=dict)
+    jobs: dict[str, list[Job]] = field(default_factory=dict)  # the level's clean and adsorbate jobs
 
 
 def _has_energy(row) -> bool:
@@ -94,13 +95,16 @@ def _engine_stats(*engines) -> dict[str, Any]:
 
 def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job], ideal: dict,
                make_engine: Callable[[Any, RelaxSettings], Any],
-               log: Callable[[str], None] | None = None) -> VerifyResult:
+               log: Callable[[str], None] | None = None, level: str = LEVEL,
+               meta: dict[str, Any] | None = None) -> VerifyResult:
     """Run the expensive level of ``spec.verify`` on a finished cheap screen (see module doc).
 
     ``clean_jobs``/``ads_jobs``: the cheap screen's jobs (their rows are in ``store``);
     ``ideal``: clean job id -> ideal (unrelaxed) model, for the site list of the anomaly checks;
     ``make_engine(setting, relax_settings)`` builds an Engine on the same store (``Engine.derive``);
-    ``log`` receives progress lines.
+    ``log`` receives progress lines; ``level`` names the level in the recipes (the default
+    keeps the verify level's job ids); ``meta`` is stored with every clean and adsorbate row of the
+    level (e.g. the fine-tuned model and its training catalysts, workflows/finetune.py).
     """
     v = spec.verify
     log = log or (lambda msg: None)
@@ -115,10 +119,11 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
         + (", and every placement (validation)" if v.all else ""))
 
     # gas references, relaxed at the expensive level
-    mu, gjobs = run_gas_references(gas_engine, setting, rx, "verify: gas references")
+    mu, gjobs = run_gas_references(gas_engine, setting, rx, "verify: gas references", box=spec.gas_box)
 
-    common = {"calculator": setting.as_dict(), "relax": level_relax.as_dict(), "mode": v.mode, "level": LEVEL,
+    common = {"calculator": setting.as_dict(), "relax": level_relax.as_dict(), "mode": v.mode, "level": level,
               "code": "descriptors"}
+    extra = dict(meta or {})
 
     # clean models at the expensive level, from the relaxed cheap geometry
     cheap_clean_rows = {cj.id: store.get(cj.id) for cj in clean_jobs}
@@ -128,8 +133,8 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
         if row is None or row.get("status") == STATUS_FAILED or row.get("anomaly"):
             continue  # the cheap screen already reported it as skipped
         recipe = {"kind": "clean", "parent": cj.id, **common}
-        meta = {**cj.meta, "level": LEVEL, "cheap_job": cj.id}
-        vclean[cj.id] = Job("clean", recipe, meta, row.toatoms(), parent=cj.id, label=f"clean {cj.meta['catalyst']}")
+        cmeta = {**cj.meta, **extra, "level": level, "cheap_job": cj.id}
+        vclean[cj.id] = Job("clean", recipe, cmeta, row.toatoms(), parent=cj.id, label=f"clean {cj.meta['catalyst']}")
     engine.run(list(vclean.values()), "verify: clean models")
     clean_energy: dict[str, float] = {}
     clean_refs: dict[str, Any] = {}
@@ -172,10 +177,10 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
             atoms = row.toatoms()
             atoms.info = dict(aj.atoms.info)
             recipe = {"kind": "adsorbate", "parent": aj.id, "clean": vc.id, **common}
-            meta = {**aj.meta, "level": LEVEL, "cheap_job": aj.id, "clean_job": vc.id,
+            ameta = {**aj.meta, **extra, "level": level, "cheap_job": aj.id, "clean_job": vc.id,
                     "cheap_e_ads": float(row.get("e_ads")), "cheap_rank": rank.get(aj.id, 0),
                     "top_k": aj.id in top_ids}
-            job = Job("adsorbate", recipe, meta, atoms, parent=aj.id, label=adsorbate_label(meta))
+            job = Job("adsorbate", recipe, ameta, atoms, parent=aj.id, label=adsorbate_label(ameta))
             pair["vjobs"][aj.id] = job.id
             planned.append(job)
 
@@ -268,7 +273,7 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
     stats = _engine_stats(engine, gas_engine)
     job_ids = {"gas": [j.id for j in gjobs], "clean": [j.id for j in vclean.values()],
                "adsorbate": [j.id for j in planned]}
-    return VerifyResult(summary, stats, job_ids, skipped, tables)
+    return VerifyResult(summary, stats, job_ids, skipped, tables, {"clean": list(vclean.values()), "adsorbate": planned})
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -25,6 +25,43 @@ def tex(species: str) -> str:
     return s.replace("  ", " ")
 
 
+# -- mathtext: one cache of parsed species labels per process (plots.py's figures) ---------------
+
+def _share_mathtext_cache(size: int = 4096) -> None:
+    """Matplotlib caches a parsed mathtext string per parser object in an LRU of 50 entries;
+    every renderer (one per savefig) has its own parser, and a figure of ours has ~75 species
+    labels, so most strings were parsed again (pyparsing: ~20 ms each, a fifth of all drawing
+    time).  One cache of ``size`` entries per output type (vector or raster) serves them all;
+    the parse is a pure function of its arguments.  Left alone if matplotlib's internals differ."""
+    import functools
+    import os
+
+    from matplotlib.mathtext import MathTextParser
+
+    cached = getattr(MathTextParser, "_parse_cached", None)
+    parse = getattr(cached, "__wrapped__", None)
+    if parse is None or getattr(cached, "_no3rr_shared", False):
+        return
+    parsers: dict[str, MathTextParser] = {}
+
+    @functools.lru_cache(size)
+    def shared(output_type, s, dpi, prop, antialiased, load_glyph_flags):
+        return parse(parsers[output_type], s, dpi, prop, antialiased, load_glyph_flags)
+
+    def _parse_cached(self, s, dpi, prop, antialiased, load_glyph_flags):
+        parsers.setdefault(self._output_type, self)
+        return shared(self._output_type, s, dpi, prop, antialiased, load_glyph_flags)
+
+    _parse_cached._no3rr_shared = True
+    MathTextParser._parse_cached = _parse_cached
+    if hasattr(os, "register_at_fork"):  # parses hold the parent's fonts, which matplotlib reopens in a
+        os.register_at_fork(after_in_child=shared.cache_clear)  # forked child (shared file offsets)
+        os.register_at_fork(after_in_child=parsers.clear)
+
+
+_share_mathtext_cache()
+
+
 # -- data quality: the markers ------------------------------------------------------------------
 
 @dataclass(frozen=True)

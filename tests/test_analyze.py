@@ -62,8 +62,16 @@ def test_cli_analyze_example_csv_and_bad_input(tmp_path, capsys):
     summary = json.loads((out / "analysis_summary.json").read_text())
     assert {r["catalyst"] for r in summary["catalysts"]} >= {"Cu(100)", "Pt(100)"}
     for stem in ("volcano_N", "scaling_N", "fed_Cu_100"):
-        for ext in ("png", "svg"):
-            assert (out / "figures" / f"{stem}.{ext}").stat().st_size > 1000
+        assert (out / "figures" / f"{stem}.png").stat().st_size > 1000
+    assert not list((out / "figures").glob("*.svg"))  # SVG only on request
+    svg = tmp_path / "an_svg"
+    assert main(["analyze", str(EXAMPLES / "emt_free_energies.csv"), "--out", str(svg), "--descriptor", "*N",
+                 "--svg"]) == 0
+    pngs = sorted(p.stem for p in (svg / "figures").glob("*.png"))
+    assert pngs and sorted(p.stem for p in (svg / "figures").glob("*.svg")) == pngs
+    assert (svg / "figures" / "volcano_N.svg").read_text().lstrip().startswith("<?xml")
+    assert main(["analyze", str(EXAMPLES / "emt_free_energies.csv"), "--out", str(svg), "--descriptor", "*N"]) == 0
+    assert not list((svg / "figures").glob("*.svg"))  # an analysis without --svg leaves no stale SVG
     assert main(["analyze", str(tmp_path / "nope.csv"), "--out", str(out)]) == 2
     assert main(["analyze", str(EXAMPLES / "emt_adsorption_energies.csv"), "--out", str(out)]) == 2
     assert main(["analyze", str(EXAMPLES / "emt_adsorption_energies.csv"), "--out", str(out),

@@ -25,6 +25,43 @@ def tex(species: str) -> str:
     return s.replace("  ", " ")
 
 
+# -- mathtext: one cache of parsed species labels per process (plots.py's figures) ---------------
+
+def _share_mathtext_cache(size: int = 4096) -> None:
+    """Matplotlib caches a parsed mathtext string per parser object in an LRU of 50 entries;
+    every renderer (one per savefig) has its own parser, and a figure of ours has ~75 species
+    labels, so most strings were parsed again (pyparsing: ~20 ms each, a fifth of all drawing
+    time).  One cache of ``size`` entries per output type (vector or raster) serves them all;
+    the parse is a pure function of its arguments.  Left alone if matplotlib's internals differ."""
+    import functools
+    import os
+
+    from matplotlib.mathtext import MathTextParser
+
+    cached = getattr(MathTextParser, "_parse_cached", None)
+    parse = getattr(cached, "__wrapped__", None)
+    if parse is None or getattr(cached, "_no3rr_shared", False):
+        return
+    parsers: dict[str, MathTextParser] = {}
+
+    @functools.lru_cache(size)
+    def shared(output_type, s, dpi, prop, antialiased, load_glyph_flags):
+        return parse(parsers[output_type], s, dpi, prop, antialiased, load_glyph_flags)
+
+    def _parse_cached(self, s, dpi, prop, antialiased, load_glyph_flags):
+        parsers.setdefault(self._output_type, self)
+        return shared(self._output_type, s, dpi, prop, antialiased, load_glyph_flags)
+
+    _parse_cached._no3rr_shared = True
+    MathTextParser._parse_cached = _parse_cached
+    if hasattr(os, "register_at_fork"):  # parses hold the parent's fonts, which matplotlib reopens in a
+        os.register_at_fork(after_in_child=shared.cache_clear)  # forked child (shared file offsets)
+        os.register_at_fork(after_in_child=parsers.clear)
+
+
+_share_mathtext_cache()
+
+
 # -- data quality: the markers ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -94,7 +131,17 @@ def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_poi
     fig = ax.figure
     r = fig.canvas.get_renderer()
     axbox = ax.get_window_extent(r)
-    obstacles = [b for t in _non_tick_texts(fig) if _overlap(b := t.get_window_extent(r), axbox)]
+    # the boxes of the figure's texts, measured once per figure and renderer (a grid calls this per
+    # panel; the layout does not change in between, and the labels placed are added as they are made)
+    cache = getattr(fig, "_no3rr_text_boxes", None)
+    if cache is None or cache[0] is not r:
+        cache = (r, {})
+        fig._no3rr_text_boxes = cache
+    boxes = cache[1]
+    for t in _non_tick_texts(fig):
+        if id(t) not in boxes:
+            boxes[id(t)] = (t, t.get_window_extent(r))  # (the text kept alive: its id stays its own)
+    obstacles = [b for _, b in boxes.values() if _overlap(b, axbox)]
     leg = ax.get_legend()
     if leg is not None:
         obstacles.append(leg.get_window_extent(r))
@@ -221,9 +268,16 @@ def fidelity_warning(calculator: str) -> str | None:
     return " ".join(notes) or None
 
 
-def footer(fig, res, extra: str = "") -> None:
+def footer(fig, res, extra: str = "", margins=(0.85, 0.25, 0.4, 0.6), gaps=(0.0, 0.0)) -> None:
     """Lay the figure out, then write under it the provenance line and, in red, the fidelity
-    warning and the flagged-data note."""
+    warning and the flagged-data note.
+
+    The layout is fixed margins in inches (left, right, top, bottom above the footer lines; ``gaps``:
+    between the columns and rows of a grid), not ``tight_layout``: that measures every tick label
+    of every axes twice (a fifth of a figure's time, half a second for a 10-panel grid).  Text
+    reaching past the figure's edge (a legend beside the axes) is kept by the tight box the figure
+    is saved with (plots._save); the margins keep the labels clear of the footer and each other
+    (the tests check every pair of texts)."""
     lines = [(f"{res.dataset.calculator}; corrections: {res.dataset.corrections}; pH {res.settings.pH:g}, "
               f"{res.settings.temperature:g} K", "0.35")]
     warn = fidelity_warning(res.dataset.calculator)
@@ -231,8 +285,14 @@ def footer(fig, res, extra: str = "") -> None:
         lines.append((warn, "red"))
     if extra:
         lines.append((extra, "red"))
-    h = fig.get_figheight()
-    fig.tight_layout(rect=(0, (0.12 + 0.14 * len(lines)) / h, 1, 1))
+    w, h = fig.get_size_inches()
+    left, right, top, bottom = margins
+    gs = fig.axes[0].get_subplotspec().get_gridspec() if fig.axes and fig.axes[0].get_subplotspec() else None
+    nrow, ncol = gs.get_geometry() if gs is not None else (1, 1)
+    aw = (w - left - right - (ncol - 1) * gaps[0]) / ncol  # the axes' size, for matplotlib's relative spaces
+    ah = (h - top - bottom - (0.12 + 0.14 * len(lines)) - (nrow - 1) * gaps[1]) / nrow
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h,
+                        bottom=(0.12 + 0.14 * len(lines) + bottom) / h, wspace=gaps[0] / aw, hspace=gaps[1] / ah)
     tr = blended_transform_factory(fig.transFigure, fig.dpi_scale_trans)
     for k, (text, color) in enumerate(reversed(lines)):
         fig.text(0.01, 0.03 + 0.14 * k, text, fontsize=7, color=color, ha="left", va="bottom", transform=tr,

@@ -130,7 +130,7 @@ def _plots_once(res: AnalysisResult, out: Path, summary_text: str) -> dict[str, 
         if old.get("summary_sha256") == key and kept and all(p.is_file() for p in kept.values()):
             _remove_stale(out / "figures", kept)
             return kept
-    drawn = P.plot_all(res, out)
+    drawn = P.plot_all(res, out, svg=res.settings.svg)
     _remove_stale(out / "figures", drawn)
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(json.dumps({"summary_sha256": key, "figures": {k: str(v) for k, v in drawn.items()}}, indent=1))

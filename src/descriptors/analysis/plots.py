@@ -1,4 +1,5 @@
-"""Figures of an analysis (matplotlib, Agg backend), each written as PNG and SVG:
+"""Figures of an analysis (matplotlib, Agg backend), each written as PNG (and SVG on request:
+``plot_all(svg=True)``, ``no3rr analyze --svg``, ``svg = true`` in ``[analysis]``):
 
 - ``scaling_<descriptor>``: every fitted intermediate against the descriptor, catalysts labelled,
   with the fitted line, its equation, R^2 and MAE;
@@ -24,6 +25,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from descriptors.analysis.figtext import (  # noqa: E402
     QUALITY_STYLE,
@@ -44,40 +46,6 @@ plt.rcParams.update({"font.size": 11, "axes.labelsize": 12, "axes.titlesize": 12
                      "savefig.dpi": 200, "figure.dpi": 200})
 
 
-def _share_mathtext_cache(size: int = 4096) -> None:
-    """Matplotlib caches a parsed mathtext string per parser object in an LRU of 50 entries;
-    every renderer (one per savefig) has its own parser, and a figure of ours has ~75 species
-    labels, so most strings were parsed again (pyparsing: ~20 ms each, a fifth of all drawing
-    time).  One cache of ``size`` entries per output type (vector or raster) serves them all;
-    the parse is a pure function of its arguments.  Left alone if matplotlib's internals differ."""
-    import functools
-    import os
-
-    from matplotlib.mathtext import MathTextParser
-
-    cached = getattr(MathTextParser, "_parse_cached", None)
-    parse = getattr(cached, "__wrapped__", None)
-    if parse is None or getattr(cached, "_no3rr_shared", False):
-        return
-    parsers: dict[str, MathTextParser] = {}
-
-    @functools.lru_cache(size)
-    def shared(output_type, s, dpi, prop, antialiased, load_glyph_flags):
-        return parse(parsers[output_type], s, dpi, prop, antialiased, load_glyph_flags)
-
-    def _parse_cached(self, s, dpi, prop, antialiased, load_glyph_flags):
-        parsers.setdefault(self._output_type, self)
-        return shared(self._output_type, s, dpi, prop, antialiased, load_glyph_flags)
-
-    _parse_cached._no3rr_shared = True
-    MathTextParser._parse_cached = _parse_cached
-    if hasattr(os, "register_at_fork"):  # parses hold the parent's fonts, which matplotlib reopens in a
-        os.register_at_fork(after_in_child=shared.cache_clear)  # forked child (shared file offsets)
-        os.register_at_fork(after_in_child=parsers.clear)
-
-
-_share_mathtext_cache()
-
 _tex = tex  # the name other modules used
 
 
@@ -85,19 +53,34 @@ def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_")
 
 
-def _save(fig, out: Path, stem: str) -> dict[str, Path]:
-    # The tight box once for both formats (savefig's bbox_inches="tight" lays the figure out once
-    # more per format), from a layout pass without rasterizing; the PNG with fast zlib (level 1:
-    # a third of level 6's time for ~10 % more bytes).
-    fig.draw_without_rendering()
+def _save(fig, out: Path, stem: str, svg: bool = False) -> dict[str, Path]:
+    # The tight box once for every format (savefig's bbox_inches="tight" lays the figure out once
+    # more per format); the layout is fixed (figtext.footer), so no draw is needed before it.  The
+    # SVG, which lays out every text again (a quarter of the drawing time), only on request.
     box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
-    paths = {}
-    for ext, kw in (("png", {"pil_kwargs": {"compress_level": 1}}), ("svg", {})):
-        p = out / f"{stem}.{ext}"
-        fig.savefig(p, bbox_inches=box, **kw)
-        paths[f"{stem}.{ext}"] = p
+    paths = {f"{stem}.png": out / f"{stem}.png"}
+    _write_png(fig, box, paths[f"{stem}.png"])
+    if svg:
+        paths[f"{stem}.svg"] = out / f"{stem}.svg"
+        fig.savefig(paths[f"{stem}.svg"], bbox_inches=box)
     plt.close(fig)
     return paths
+
+
+def _write_png(fig, box, path: Path) -> None:
+    """The figure inside ``box`` as PNG: drawn by Agg, written as RGB (the figure is opaque; a fourth
+    of the bytes to compress less) with fast zlib (level 1: a third of level 6's time, ~10 % more
+    bytes).  Compressing is a fifth of the drawing time."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    fig.savefig(io.BytesIO(), format="raw", bbox_inches=box)  # draws; the pixels stay in the canvas
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    im = Image.fromarray(rgba[..., :3] if rgba[..., 3].min() == 255 else rgba)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+    im.save(path, format="png", compress_level=1, dpi=(fig.dpi, fig.dpi), pnginfo=info)
 
 
 def _flag_note(res) -> str:
@@ -125,15 +108,22 @@ def apex_extrapolated(res, descriptors) -> bool:
     return False
 
 
-def plot_scaling(res, descriptor: str, out: Path, save: bool = True):
+def plot_scaling(res, descriptor: str, out: Path, save: bool = True, svg: bool = False):
     fits = {t: f for t, f in res.fits.get(descriptor, {}).items() if not f.identity}
     if not fits:
         return {}
     n = len(fits)
     ncol = min(3, n)
     nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.9 * nrow), squeeze=False)
-    for ax, (t, f) in zip(axes.flat, fits.items()):
+    # One x axis for the grid (every panel's x is the descriptor): its tick labels and title only under
+    # the lowest panel of each column, at most 5 ticks on either axis.  A text layout costs ~1 ms and
+    # every tick label is laid out in each pass; the grids were half of the drawing time.
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.6 * nrow), squeeze=False, sharex=True)
+    for k, (ax, (t, f)) in enumerate(zip(axes.flat, fits.items())):
+        lowest = k + ncol >= n  # no panel below it
+        ax.tick_params(labelbottom=lowest)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.yaxis.set_major_locator(MaxNLocator(5))
         x = f.x[:, 0]
         q = [point_quality(res.dataset, c, [descriptor, t])[0] for c in f.labels]
         scatter_by_quality(ax, x, f.y, q, size=28)
@@ -143,7 +133,8 @@ def plot_scaling(res, descriptor: str, out: Path, save: bool = True):
         ax.set_title(f"{tex(t)}: slope {f.slopes[0]:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]", fontsize=10)
         ax.text(0.03, 0.97, f"$y$ = {f.slopes[0]:.2f}$x$ {f.intercept:+.2f}\n$R^2$ = {f.r2:.2f}, MAE = {f.mae:.2f} eV",
                 transform=ax.transAxes, va="top", fontsize=8, bbox=dict(fc="white", ec="0.8", alpha=0.8))
-        ax.set_xlabel(f"$\\Delta G$({tex(descriptor)}) / eV", fontsize=10)
+        if lowest:
+            ax.set_xlabel(f"$\\Delta G$({tex(descriptor)}) / eV", fontsize=10)
         ax.set_ylabel(f"$\\Delta G$({tex(t)}) / eV", fontsize=10)
         pad = 0.12 * (np.ptp(f.y) or 1.0)
         ax.set_ylim(f.y.min() - pad, f.y.max() + 2.5 * pad)  # room for the equation box
@@ -157,11 +148,10 @@ def plot_scaling(res, descriptor: str, out: Path, save: bool = True):
                frameon=False, ncol=len(handles))
     fig.suptitle(f"Scaling relations against {tex(descriptor)} ({int(100 * res.settings.confidence)}% CI of slope)",
                  x=0.01, y=1 - 0.05 / h, ha="left", va="top")
-    footer(fig, res, _flag_note(res))
-    fig.subplots_adjust(top=1 - 0.95 / h)
+    footer(fig, res, _flag_note(res), margins=(0.8, 0.15, 0.95, 0.55), gaps=(0.95, 0.4))
     for ax, (t, f) in zip(axes.flat, fits.items()):
         place_labels(ax, f.x[:, 0], f.y, list(f.labels), fontsize=7)
-    return _save(fig, out, f"scaling_{_slug(descriptor)}") if save else fig
+    return _save(fig, out, f"scaling_{_slug(descriptor)}", svg) if save else fig
 
 
 def _finite(y) -> np.ndarray:
@@ -170,7 +160,7 @@ def _finite(y) -> np.ndarray:
     return np.where(np.isfinite(y), y, np.nan)
 
 
-def plot_volcano_1d(res, descriptor: str, out: Path, save: bool = True):
+def plot_volcano_1d(res, descriptor: str, out: Path, save: bool = True, svg: bool = False):
     v = res.volcanoes_1d.get(descriptor)
     if v is None:
         return {}
@@ -201,13 +191,13 @@ def plot_volcano_1d(res, descriptor: str, out: Path, save: bool = True):
     ax.set_ylabel("Limiting potential $U_L$ / V vs RHE")
     ax.set_title(f"NO$_3^-$RR volcano in $\\Delta G$({tex(descriptor)})")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    footer(fig, res, _notes(_flag_note(res), _r2_note(res, f"1D volcano in {descriptor}:")))
+    footer(fig, res, _notes(_flag_note(res), _r2_note(res, f"1D volcano in {descriptor}:")), margins=(0.8, 0.2, 0.4, 0.6))
     if pts:
         place_labels(ax, [p[1] for p in pts], [p[2] for p in pts], [p[0] for p in pts])
-    return _save(fig, out, f"volcano_{_slug(descriptor)}") if save else fig
+    return _save(fig, out, f"volcano_{_slug(descriptor)}", svg) if save else fig
 
 
-def plot_volcano_2d(res, out: Path, save: bool = True):
+def plot_volcano_2d(res, out: Path, save: bool = True, svg: bool = False):
     v = res.volcano_2d
     if v is None:
         return {}
@@ -230,14 +220,14 @@ def plot_volcano_2d(res, out: Path, save: bool = True):
     ax.set_ylabel(f"$\\Delta G$({tex(d2)}) / eV")
     ax.set_title(f"2D volcano; apex ({v.apex[0]:.2f}, {v.apex[1]:.2f}) eV, $U_L$ = {v.apex_U_L:.2f} V", fontsize=11)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
-    footer(fig, res, _notes(_flag_note(res), _r2_note(res, "2D volcano:")))
+    footer(fig, res, _notes(_flag_note(res), _r2_note(res, "2D volcano:")), margins=(0.8, 0.9, 0.4, 0.9))
     if pts:
         place_labels(ax, [p[1] for p in pts], [p[2] for p in pts], [p[0] for p in pts], color="white",
                      bbox=dict(fc="black", alpha=0.45, pad=1, ec="none"))
-    return _save(fig, out, "volcano_2d") if save else fig
+    return _save(fig, out, "volcano_2d", svg) if save else fig
 
 
-def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True):
+def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True, svg: bool = False):
     pw = res.pathways[catalyst]
     if pw.U_L is None or pw.best is None:
         return {}
@@ -282,10 +272,10 @@ def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True):
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     used = res.dataset.flagged.get(catalyst) if q == "flagged" else None
     footer(fig, res, (f"{catalyst}: FLAGGED geometries used for {', '.join(used)} (reasons: analysis_summary.csv, "
-                      "report.html)") if used else (f"{catalyst}: {why}" if why else ""))
+                      "report.html)") if used else (f"{catalyst}: {why}" if why else ""), margins=(0.8, 0.2, 0.35, 0.75))
     # stagger long tick labels onto two rows if neighbours would touch
-    fig.draw_without_rendering()  # tick positions and text layout, without rasterizing
     r = fig.canvas.get_renderer()
+    ax.xaxis.get_tightbbox(r)  # places and lays out the x tick labels (not the whole figure)
     ticks = ax.get_xticklabels()
     for k in range(1, len(ticks)):
         if ticks[k].get_window_extent(r).x0 < ticks[k - 1].get_window_extent(r).x1 + 2 and k % 2:
@@ -297,7 +287,7 @@ def plot_free_energy_diagram(res, catalyst: str, out: Path, save: bool = True):
                  avoid_data=[(k - w / 2, float(np.clip(g, clo, chi)) if off_scale else g, k + w / 2,
                               float(np.clip(g, clo, chi)) if off_scale else g)
                              for _, _, p in profiles for k, (_, g) in enumerate(p)])
-    return _save(fig, out, f"fed_{_slug(catalyst)}") if save else fig
+    return _save(fig, out, f"fed_{_slug(catalyst)}", svg) if save else fig
 
 
 def _route_profile(pw, U: float) -> list[tuple[str, float]]:
@@ -316,7 +306,7 @@ def _notes(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def plot_product_map(res, name: str, out: Path, save: bool = True):
+def plot_product_map(res, name: str, out: Path, save: bool = True, svg: bool = False):
     """Favoured product over two descriptors (productmap.py): one colour per product group, the
     catalysts at their computed descriptors, coloured by their own computed product."""
     from matplotlib.colors import ListedColormap
@@ -342,10 +332,10 @@ def plot_product_map(res, name: str, out: Path, save: bool = True):
     ax.set_title(f"Product map over {tex(d1)}, {tex(d2)} (scaling relations; thermodynamic indicator)", fontsize=9)
     weak = ("weak relations (R² < 0.8): " + ", ".join(f"{t} {r:.2f}" for t, r in sorted(m.weak.items()))
             if m.weak else "")
-    footer(fig, res, _notes(_flag_note(res), weak))
+    footer(fig, res, _notes(_flag_note(res), weak), margins=(0.8, 0.2, 0.35, 0.6))
     if m.points:
         place_labels(ax, [p[1] for p in m.points], [p[2] for p in m.points], [p[0] for p in m.points])
-    return _save(fig, out, f"product_map_{_slug(name)}") if save else fig
+    return _save(fig, out, f"product_map_{_slug(name)}", svg) if save else fig
 
 
 def draw_all(res, out: Path | None = None):
@@ -366,21 +356,17 @@ _RES = None  # the analysis the forked drawing processes inherit
 
 
 def _draw_one(job) -> dict[str, Path]:
-    kind, arg, fig_dir = job
-    if kind == "scaling":
-        return plot_scaling(_RES, arg, fig_dir)
-    if kind == "volcano":
-        return plot_volcano_1d(_RES, arg, fig_dir)
+    kind, arg, fig_dir, svg = job
     if kind == "volcano_2d":
-        return plot_volcano_2d(_RES, fig_dir)
-    if kind == "product_map":
-        return plot_product_map(_RES, arg, fig_dir)
-    return plot_free_energy_diagram(_RES, arg, fig_dir)
+        return plot_volcano_2d(_RES, fig_dir, svg=svg)
+    draw = {"scaling": plot_scaling, "volcano": plot_volcano_1d, "product_map": plot_product_map,
+            "fed": plot_free_energy_diagram}[kind]
+    return draw(_RES, arg, fig_dir, svg=svg)
 
 
-def plot_all(res, out: Path, workers: int | None = None) -> dict[str, Path]:
-    """Every figure, drawn by up to ``workers`` forked processes (default: the CPUs this process may
-    use, at most 4); drawing and saving is most of an analysis' time."""
+def plot_all(res, out: Path, workers: int | None = None, svg: bool = False) -> dict[str, Path]:
+    """Every figure as PNG (and SVG if ``svg``), drawn by up to ``workers`` forked processes (default:
+    the CPUs this process may use, at most 4); drawing and saving is most of an analysis' time."""
     global _RES
     import os
 
@@ -388,10 +374,10 @@ def plot_all(res, out: Path, workers: int | None = None) -> dict[str, Path]:
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     # the largest figures (the scaling grids) first, so that no worker is left with one at the end
-    jobs = [("scaling", d, fig_dir) for d in res.settings.descriptors]
-    jobs += [("volcano", d, fig_dir) for d in res.settings.descriptors]
-    jobs += [("volcano_2d", None, fig_dir)] + [("fed", c, fig_dir) for c in res.pathways]
-    jobs += [("product_map", name, fig_dir) for name in getattr(res, "product_maps", {})]
+    jobs = [("scaling", d) for d in res.settings.descriptors] + [("volcano", d) for d in res.settings.descriptors]
+    jobs += [("volcano_2d", None)] + [("fed", c) for c in res.pathways]
+    jobs += [("product_map", name) for name in getattr(res, "product_maps", {})]
+    jobs = [(kind, arg, fig_dir, svg) for kind, arg in jobs]
     if workers is None:
         workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     _RES = res

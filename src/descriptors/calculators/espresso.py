@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -9,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ase.calculators.espresso import EspressoProfile
 from ase.data import atomic_numbers
 
 from descriptors.calculators.base import (
@@ -150,7 +150,7 @@ def _espresso_factory(params: dict[str, Any], atoms=None):
         "electrons": electrons,
     }
     command = _espresso_command(p) or "pw.x"
-    profile = _TiedProfile(command=command, pseudo_dir=str(pseudo_dir))
+    profile = _tied_profile_class()(command=command, pseudo_dir=str(pseudo_dir))
     directory = scratch_dir(p, "espresso-")
     calc = Espresso(profile=profile, input_data=input_data, pseudopotentials=pseudos,
                     kpts=kpts_for(p, atoms), directory=directory, **extra)
@@ -178,28 +178,36 @@ class SCFNotConvergedError(RuntimeError):
     """pw.x ended without a converged SCF (classified as scf-not-converged: retryable)."""
 
 
-class _TiedProfile(EspressoProfile):
-    """pw.x run so that it dies with the job (see calculators/process.py), and an unconverged
-    SCF reported as such (pw.x then prints no '!' energy line and ASE would find no energy)."""
+@functools.cache
+def _tied_profile_class():
+    """The profile class, made on first use: ase.calculators.espresso imports ase.io (~1 s), and
+    this module is imported with the registry by every command."""
+    from ase.calculators.espresso import EspressoProfile
 
-    def run(self, directory, inputfile, outputfile, errorfile=None, append=False):
-        directory = Path(directory)
-        argv = self.get_command(inputfile)
-        with open(directory / outputfile, "ab" if append else "wb") as out:
-            err = open(directory / errorfile, "ab" if append else "wb") if errorfile else None
-            try:
-                code = run_tied(argv, directory, out, err)
-            finally:
-                if err:
-                    err.close()
-        text = (directory / outputfile).read_text(errors="replace")
-        if "convergence NOT achieved" in text:
-            raise SCFNotConvergedError(
-                "pw.x: SCF not converged (convergence NOT achieved); lower "
-                "calculator.params.mixing_beta or raise the smearing")
-        if code != 0:
-            tail = "\n".join(text.splitlines()[-15:])
-            raise RuntimeError(f"pw.x exited with code {code} in {directory}:\n{tail}")
+    class _TiedProfile(EspressoProfile):
+        """pw.x run so that it dies with the job (see calculators/process.py), and an unconverged
+        SCF reported as such (pw.x then prints no '!' energy line and ASE would find no energy)."""
+
+        def run(self, directory, inputfile, outputfile, errorfile=None, append=False):
+            directory = Path(directory)
+            argv = self.get_command(inputfile)
+            with open(directory / outputfile, "ab" if append else "wb") as out:
+                err = open(directory / errorfile, "ab" if append else "wb") if errorfile else None
+                try:
+                    code = run_tied(argv, directory, out, err)
+                finally:
+                    if err:
+                        err.close()
+            text = (directory / outputfile).read_text(errors="replace")
+            if "convergence NOT achieved" in text:
+                raise SCFNotConvergedError(
+                    "pw.x: SCF not converged (convergence NOT achieved); lower "
+                    "calculator.params.mixing_beta or raise the smearing")
+            if code != 0:
+                tail = "\n".join(text.splitlines()[-15:])
+                raise RuntimeError(f"pw.x exited with code {code} in {directory}:\n{tail}")
+
+    return _TiedProfile
 
 
 _ESPRESSO_DEFAULTS = {

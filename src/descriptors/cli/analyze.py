@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
     an.add_argument("--reaction", default="NO3RR", metavar="NAME",
                     help="network of the file to analyse: NO3RR (default), NO2RR, NORR, HER, or one of --network FILE")
     an.add_argument("--no-plots", action="store_true", help="tables only")
+    an.add_argument("--svg", action="store_true", help="also write every figure as SVG (default: PNG only)")
     an.set_defaults(func=run)
 
 
@@ -41,7 +42,7 @@ def run(args) -> int:
 
     from descriptors.specs.analysis import CORRECTION_MODES, AnalysisSettings
     from descriptors.workflows.analyze import analyze
-    from descriptors.workflows.screen import check_out
+    from descriptors.workflows.outdir import check_out
 
     src = Path(args.input)
     if not src.is_file():
@@ -54,7 +55,7 @@ def run(args) -> int:
                                     corrections=corr, nitrate_reference=args.nitrate_reference,
                                     descriptors=list(args.descriptor or ("*N", "*NO3")),
                                     use_flagged=args.use_flagged, level=args.level, network=args.reaction,
-                                    network_file=args.network)
+                                    network_file=args.network, svg=args.svg)
         if corr not in CORRECTION_MODES and not Path(corr).is_file():
             raise ValueError(f"--corrections {corr!r}: use computed, table, none or the path of a table JSON")
         res, paths = analyze(src, settings, args.out, corrections_given=args.corrections is not None or not is_csv,

@@ -54,6 +54,7 @@ class AnalysisSettings(StrictModel):
     network: str = Field("NO3RR", description="reaction network to analyse (a [networks.<name>] of the network file)")
     network_file: str | None = Field(None, description="TOML network file (format: analysis/data/networks.toml); "
                                                        "None: the package's")
+    svg: bool = Field(False, description="also write every figure as SVG (PNG always; the report embeds the PNGs)")
 
     @field_validator("network_file")
     @classmethod
@@ -98,7 +99,7 @@ class AnalysisSettings(StrictModel):
                 "corrections": self.corrections, "nitrate_reference": self.nitrate_reference,
                 "equilibrium_potential": self.equilibrium_potential, "descriptors": list(self.descriptors),
                 "use_flagged": self.use_flagged, "level": self.level, "network": self.network,
-                "network_file": self.network_file}
+                "network_file": self.network_file, "svg": self.svg}
 
     def settings(self) -> AnalysisSettings:
         """The settings of this table: the table itself (kept for callers of ``AnalysisSpec``)."""

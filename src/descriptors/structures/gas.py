@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
-from ase.build import molecule
 
 __all__ = ["GAS_REFERENCES", "gas_molecule"]
 
@@ -33,6 +32,9 @@ def gas_molecule(name: str, box: float = 12.0) -> Atoms:
     if name == "HNO3":
         m = _hno3()
     else:
+        # ase.build: ~1 s of imports, only when a molecule is built
+        from ase.build import molecule
+
         m = molecule(name)
     m.cell = [box, box, box]
     m.center()

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.build import graphene
 from ase.data import atomic_numbers
-from ase.geometry import minkowski_reduce
-from ase.neighborlist import neighbor_list
+
+# ase.build, ase.geometry and ase.neighborlist (with scipy.sparse: ~1 s) are imported where they are
+# used: this module is loaded with the catalyst types' registry, by every command that reads a spec.
 
 __all__ = ["GRAPHENE_A", "graphene_sheet", "metal_image_distance", "shortest_lattice_vector"]
 
@@ -49,6 +49,8 @@ def _check_element(symbol, parameter: str, example: str) -> str:
 def shortest_lattice_vector(cell, pbc=(True, True, False)) -> float:
     """Length of the shortest non-zero lattice translation along the periodic axes
     (the first vector of the Minkowski-reduced cell, ``ase.geometry.minkowski_reduce``)."""
+    from ase.geometry import minkowski_reduce
+
     reduced, _ = minkowski_reduce(np.asarray(cell, float), pbc=pbc)
     return float(min(np.linalg.norm(reduced[k]) for k in range(3) if pbc[k]))
 
@@ -67,6 +69,8 @@ def metal_image_distance(atoms: Atoms, indices: Sequence[int] | None = None) -> 
     sub = Atoms(numbers=atoms.numbers[list(indices)], positions=atoms.positions[list(indices)],
                 cell=atoms.cell, pbc=(True, True, False))
     cutoff = shortest_lattice_vector(sub.cell) + 1e-6
+    from ase.neighborlist import neighbor_list
+
     _, _, d, shift = neighbor_list("ijdS", sub, cutoff, self_interaction=False)
     return float(d[np.any(shift != 0, axis=1)].min())
 
@@ -75,6 +79,8 @@ def _hexagonal_unit(a: float) -> Atoms:
     """The two-atom cell a1 = (a, 0), a2 = (a/2, a*sqrt(3)/2), C at fractional (1/3, 1/3) and
     (2/3, 2/3): ``ase.build.graphene`` (a2 = (-a/2, ...), C at 0 and (2/3, 1/3)) shifted by
     (a/2, a/(2 sqrt(3))) onto the 60-degree cell of the same lattice (a2 -> a1 + a2)."""
+    from ase.build import graphene
+
     unit = graphene("C2", a=a)
     unit.positions += [a / 2.0, a / (2.0 * math.sqrt(3.0)), 0.0]
     cell = unit.cell.array.copy()
@@ -145,6 +151,8 @@ def _finish_cell(atoms: Atoms, vacuum: float) -> None:
 
 
 def _check_no_overlap(atoms: Atoms, tol: float = 0.7) -> None:
+    from ase.neighborlist import neighbor_list
+
     i, j, d = neighbor_list("ijd", atoms, tol)
     if len(d):
         raise RuntimeError(
@@ -208,6 +216,8 @@ def _sized(build, size, min_image_distance: float, cell: str, too_small: str):
 def _neighbours(sheet: Atoms, cutoff: float = 1.6) -> tuple[dict[int, list[int]], dict[tuple[int, int], np.ndarray]]:
     """Bonded neighbours of every atom and the minimum-image bond vectors; ``_TooSmall`` if a
     cell is so small that an atom meets its own image as a neighbour."""
+    from ase.neighborlist import neighbor_list
+
     i, j, D = neighbor_list("ijD", sheet, cutoff)
     nbrs: dict[int, list[int]] = {k: [] for k in range(len(sheet))}
     vec = {}

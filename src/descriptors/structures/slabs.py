@@ -8,20 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
-from ase.build import (
-    bcc100,
-    bcc110,
-    bcc111,
-    bulk,
-    fcc100,
-    fcc110,
-    fcc111,
-    fcc211,
-    hcp0001,
-    hcp10m10,
-    surface,
-)
-from ase.constraints import FixAtoms
 from ase.data import atomic_numbers, reference_states
 
 __all__ = [
@@ -34,11 +20,19 @@ __all__ = [
     "facet_label",
 ]
 
+# ase.build's functions by name: ase.build (with ase.neighborlist and scipy.sparse, ~1 s) is imported
+# when a slab is built, not with the catalyst types' registry that every spec-reading command loads
 _NAMED = {
-    "fcc": {(1, 0, 0): fcc100, (1, 1, 0): fcc110, (1, 1, 1): fcc111, (2, 1, 1): fcc211},
-    "bcc": {(1, 0, 0): bcc100, (1, 1, 0): bcc110, (1, 1, 1): bcc111},
-    "hcp": {(0, 0, 0, 1): hcp0001, (1, 0, -1, 0): hcp10m10},
+    "fcc": {(1, 0, 0): "fcc100", (1, 1, 0): "fcc110", (1, 1, 1): "fcc111", (2, 1, 1): "fcc211"},
+    "bcc": {(1, 0, 0): "bcc100", (1, 1, 0): "bcc110", (1, 1, 1): "bcc111"},
+    "hcp": {(0, 0, 0, 1): "hcp0001", (1, 0, -1, 0): "hcp10m10"},
 }
+
+
+def bulk(*args, **kwargs) -> Atoms:
+    from ase.build import bulk as _bulk
+
+    return _bulk(*args, **kwargs)
 
 
 def crystal_structure(metal: str) -> str:
@@ -169,15 +163,19 @@ def metal_slab(
     if not 0 <= fixed_layers < layers:
         raise ValueError(f"fixed_layers={fixed_layers}: must be between 0 and layers-1 ({layers - 1})")
     size = tuple(int(n) for n in size)
-    builder = _NAMED[structure].get(idx)
-    if builder is not None:
+    import ase.build
+
+    name = _NAMED[structure].get(idx)
+    if name is not None:
         kw = dict(size=(size[0], size[1], layers), a=a, vacuum=vacuum)
         if structure == "hcp":
             kw["c"] = c
-        if builder is fcc111 or builder is hcp0001:
+        if name in ("fcc111", "hcp0001"):
             kw["orthogonal"] = False
-        slab = builder(metal, **kw)
+        slab = getattr(ase.build, name)(metal, **kw)
     else:
+        from ase.build import surface
+
         hkl = idx if structure != "hcp" else (idx[0], idx[1], idx[3])
         b = bulk(metal, structure, a=a, c=c)
         slab = surface(b, hkl, layers, vacuum=vacuum, periodic=True)
@@ -196,6 +194,8 @@ def metal_slab(
         cut = z.min() + (z.max() - z.min()) * fixed_layers / layers
         fixed = z < cut - 1e-6 if fixed_layers else np.zeros(len(slab), bool)
     if fixed_layers:
+        from ase.constraints import FixAtoms  # (with ase.spacegroup: ~1 s of imports)
+
         slab.set_constraint(FixAtoms(mask=fixed))
     slab.info.update(
         {

@@ -29,6 +29,7 @@ from descriptors.tasks.base import DEFAULT_OPTIMIZER, OLD_DEFAULT_OPTIMIZER
 from descriptors.workflows.analyze import analyze_screen
 from descriptors.workflows.dband import dband_jobs, dband_post, write_dband_table
 from descriptors.workflows.finetune import run_finetune
+from descriptors.workflows.outdir import check_out
 from descriptors.workflows.stages import (
     adsorption_record,
     bulk_jobs,
@@ -107,21 +108,6 @@ def run_screen(
                 e.close()
             for lock in reversed(locks):
                 lock.release()
-
-
-def check_out(out: Path) -> None:
-    """The output directory can be made and written, else SpecError naming it (before any work)."""
-    for p in [out, *out.parents]:
-        if p.exists():
-            if not p.is_dir():
-                raise SpecError(f"--out {out}: {p} is a file, not a directory; give a directory for the outputs")
-            break
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SpecError(f"--out {out}: cannot create it ({err.strerror}); give a directory you can write to") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise SpecError(f"--out {out}: not writable; give a directory you can write to")
 
 
 def engine_settings(spec: Spec, engine: str | None = None):

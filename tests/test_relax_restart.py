@@ -51,6 +51,50 @@ def test_exact_first_state_check_recomputes_after_any_change():
     assert a.calc.check_state(a) == ["initial_magmoms"]
 
 
+@pytest.mark.parametrize("shift", [1e-6, 1e-3, 5e-16, 0.0, float("nan")])
+def test_positions_only_state_check_answers_as_ase_does(shift):
+    """The positions-only answer of the fast check is ASE's compare_atoms' (allclose, atol 1e-15)."""
+    from ase.calculators.calculator import compare_atoms
+
+    a = _system()
+    a.calc = EMT()
+    fast_state_check(a.calc)
+    a.get_potential_energy()
+    a.positions[-1, 2] += shift
+    assert a.calc.check_state(a) == compare_atoms(a.calc.atoms, a)
+
+
+def test_lean_trajectory_frames_read_back_as_ases(tmp_path):
+    """Frames of the lean writer (appended after a reopen too) read back, by ASE's reader, equal to
+    those ASE's writer gives: positions, energy, forces, constraints, info."""
+    import ase.io
+    from ase.io.trajectory import Trajectory
+
+    from descriptors.tasks.trajwriter import LeanTrajectoryWriter
+
+    a = _system()
+    a.info["job"] = "x"
+    a.calc = EMT()
+    for mode in ("w", "a"):
+        ase_w = Trajectory(str(tmp_path / "ase.traj"), mode, properties=["energy", "forces"])
+        lean = LeanTrajectoryWriter(str(tmp_path / "lean.traj"), mode, properties=["energy", "forces"])
+        for _ in range(3):
+            a.positions[-1] += 0.02
+            a.get_forces()
+            ase_w.write(a)
+            lean.write(a, energy=a.calc.results["energy"], forces=a.calc.results["forces"])
+        ase_w.close()
+        lean.close()
+    ref, got = ase.io.read(tmp_path / "ase.traj", ":"), ase.io.read(tmp_path / "lean.traj", ":")
+    assert len(ref) == len(got) == 6 and len({tuple(f.positions[-1]) for f in got}) == 6
+    for r, g in zip(ref, got):
+        assert np.array_equal(r.positions, g.positions) and np.array_equal(r.cell, g.cell)
+        assert r.get_potential_energy() == g.get_potential_energy()
+        assert np.array_equal(r.get_forces(apply_constraint=False), g.get_forces(apply_constraint=False))
+        assert np.array_equal(r.get_forces(), g.get_forces()) and g.info["job"] == "x"
+        assert [c.todict() for c in r.constraints] == [c.todict() for c in g.constraints]
+
+
 def test_auto_is_bfgs_for_references_and_bfgs_soft_for_placements(monkeypatch):
     from descriptors.tasks import base
 

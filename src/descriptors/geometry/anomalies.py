@@ -94,8 +94,9 @@ def bonded_partners(atoms: Atoms, i: int, candidates) -> list[int]:
     candidates = np.asarray(list(candidates), int)
     if len(candidates) == 0:
         return []
-    _, d = get_distances(atoms.positions[i], atoms.positions[candidates], cell=atoms.cell, pbc=atoms.pbc)
-    d = d[0]
+    # ase.geometry.get_distances' minimum-image lengths, with the cell's reduction cached (periodic.mic)
+    d = np.linalg.norm(mic(atoms.positions[candidates] - atoms.positions[i], atoms.cell.array, np.array(atoms.pbc)),
+                       axis=1)
     cut = np.array([_cutoff(atoms.numbers[i], atoms.numbers[j]) for j in candidates])
     return [int(j) for j in candidates[d < cut]]
 
@@ -289,15 +290,31 @@ def _classify(atoms: Atoms, b: int, ref: CleanReference, substrate) -> tuple[str
         return "+".join(sorted(atoms[i].symbol for i in bonded)), ""
     if not bonded_partners(atoms, b, substrate):
         return "", ""
+    if not ref.sites:
+        return "", ""
+    # every site centre at once (the mean of its members' images), then the nearest one laterally
+    # (the first of equals, as a loop over ref.sites with a strict "<" would pick)
+    idx, off, sid, count = _site_arrays(ref)
     cell = atoms.cell.array
-    best, arg = np.inf, ("", "")
-    for label, kind, members in ref.sites:
-        pos = np.mean([atoms.positions[i] + np.asarray(o, float) @ cell for i, o in members], axis=0)
-        v = _lateral_vectors(atoms, pos, [b])[0]
-        d = float(np.linalg.norm(v[:2]))
-        if d < best:
-            best, arg = d, (label, kind)
-    return arg
+    summed = np.zeros((len(count), 3))
+    np.add.at(summed, sid, atoms.positions[idx] + off @ cell)
+    v = mic(atoms.positions[b] - summed / count[:, None], cell, np.array(atoms.pbc) & XY)
+    k = int(np.argmin(np.linalg.norm(v[:, :2], axis=1)))
+    return ref.sites[k][0], ref.sites[k][1]
+
+
+def _site_arrays(ref: CleanReference) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``ref.sites``' members as flat arrays (atom index, lattice offset, site number) and the
+    member count of each site; made once per clean model."""
+    cached = ref.__dict__.get("_site_arrays")
+    if cached is None or cached[0] is not ref.sites:
+        idx = [int(i) for _, _, members in ref.sites for i, _ in members]
+        off = [np.asarray(o, float) for _, _, members in ref.sites for _, o in members]
+        sid = [k for k, (_, _, members) in enumerate(ref.sites) for _ in members]
+        count = np.array([len(members) for _, _, members in ref.sites], float)
+        cached = (ref.sites, (np.array(idx, int), np.array(off, float).reshape(-1, 3), np.array(sid, int), count))
+        ref.__dict__["_site_arrays"] = cached
+    return cached[1]
 
 
 def check_relaxed(atoms: Atoms, info: dict[str, Any], ref: CleanReference,
@@ -332,13 +349,15 @@ def check_relaxed(atoms: Atoms, info: dict[str, Any], ref: CleanReference,
 
     # intercalated: an adsorbate atom below the local top surface layer
     sunk = []
-    for i in ads:
-        v = _lateral_vectors(atoms, atoms.positions[i], ref.surface)
-        lat = np.linalg.norm(v[:, :2], axis=1)
-        nearest = np.argsort(lat)[:3]
-        depth = float(np.mean(v[nearest, 2]))  # surface plane height relative to atom i
-        if depth > INTERCALATION_DEPTH:
-            sunk.append([i, round(depth, 3)])
+    surf = list(ref.surface)
+    if surf:  # every adsorbate atom at once: minimum-image vectors to the surface atoms
+        v = mic(atoms.positions[surf][None, :, :] - atoms.positions[ads][:, None, :], atoms.cell.array,
+                np.array(atoms.pbc) & XY)
+        nearest = np.argsort(np.linalg.norm(v[:, :, :2], axis=2), axis=1)[:, :3]
+        for k, i in enumerate(ads):
+            depth = float(np.mean(v[k, nearest[k], 2]))  # surface plane height relative to atom i
+            if depth > INTERCALATION_DEPTH:
+                sunk.append([i, round(depth, 3)])
     if sunk:
         fl.append("intercalated")
         details["intercalated"] = sunk

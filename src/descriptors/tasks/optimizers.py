@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from ase.constraints import FixAtoms
 from ase.optimize import BFGS as _ASEBFGS
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg.lapack import dpotrf, dpotrs
 
 __all__ = ["FreeBFGS", "SoftBFGS", "OWN", "run_free_bfgs", "runs_free"]
 
@@ -91,12 +91,15 @@ class FreeBFGS(_ASEBFGS):
         blk = self._block(len(gradient))
         h = self.state.hessian[blk, blk] if blk is not None else self.state.hessian[np.ix_(free, free)]
         dpos = np.zeros_like(gradient)
-        try:
-            # positive definite (the usual case): |omega| = omega, so ASE's step V (V^T g / |omega|)
-            # is H^-1 g -- a Cholesky solve, ~10x cheaper than eigh (and no multi-threaded LAPACK)
-            dpos[free] = -cho_solve(cho_factor(h, lower=True, check_finite=False), gradient[free],
-                                    check_finite=False)
-        except LinAlgError:  # not positive definite: ASE's rule (absolute eigenvalues)
+        # positive definite (the usual case): |omega| = omega, so ASE's step V (V^T g / |omega|) is
+        # H^-1 g -- a Cholesky solve (LAPACK potrf/potrs as scipy's cho_factor/cho_solve call them,
+        # without their checks), several times cheaper than eigh; else ASE's rule (|eigenvalues|)
+        c, info = dpotrf(h, lower=1, clean=0)
+        if info == 0:
+            x, info = dpotrs(c, gradient[free], lower=1)
+        if info == 0:
+            dpos[free] = -x
+        else:
             omega, vectors = np.linalg.eigh(h)
             dpos[free] = -vectors @ (gradient[free] @ vectors / np.fabs(omega))
         steplengths = self.optimizable.gradient_norm(dpos)

@@ -95,8 +95,7 @@ def bonded_partners(atoms: Atoms, i: int, candidates) -> list[int]:
     if len(candidates) == 0:
         return []
     # ase.geometry.get_distances' minimum-image lengths, with the cell's reduction cached (periodic.mic)
-    d = np.linalg.norm(mic(atoms.positions[candidates] - atoms.positions[i], atoms.cell.array, np.array(atoms.pbc)),
-                       axis=1)
+    d = _pair_lengths(atoms, atoms.positions[candidates] - atoms.positions[i])
     cut = np.array([_cutoff(atoms.numbers[i], atoms.numbers[j]) for j in candidates])
     return [int(j) for j in candidates[d < cut]]
 
@@ -127,9 +126,9 @@ def check_adsorbate(atoms: Atoms, adsorbate_indices, binding_indices, active=Non
         any_bond = any(bonded_partners(atoms, i, substrate) for i in ads)
         anomalies.append("desorbed" if not any_bond else "rebound")
     if len(ads) > 1:
-        sub = atoms[ads]
-        _, d = get_distances(sub.positions, cell=atoms.cell, pbc=atoms.pbc)
-        z = sub.numbers
+        p = atoms.positions[ads]
+        d = _pair_lengths(atoms, p[None, :, :] - p[:, None, :])
+        z = atoms.numbers[ads]
         cut = INTRA_SCALE * (covalent_radii[z][:, None] + covalent_radii[z][None, :])
         adj = (d < cut) & ~np.eye(len(ads), dtype=bool)
         n, _ = connected_components(adj, directed=False)
@@ -157,9 +156,17 @@ def too_close_pairs(atoms: Atoms, threshold: float | None = None) -> list[tuple[
     threshold = MIN_DISTANCE if threshold is None else threshold
     if len(atoms) < 2:
         return []
-    _, d = get_distances(atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    i, j = np.nonzero(np.triu(d < threshold, k=1))
-    return [(int(a), int(b), round(float(d[a, b]), 3)) for a, b in zip(i, j)]
+    # the pairs i < j as ase.geometry.get_distances takes them, minimum images from periodic.mic
+    i, j = np.triu_indices(len(atoms), k=1)
+    d = _pair_lengths(atoms, atoms.positions[j] - atoms.positions[i])
+    close = np.flatnonzero(d < threshold)
+    return [(int(i[k]), int(j[k]), round(float(d[k]), 3)) for k in close]
+
+
+def _pair_lengths(atoms: Atoms, vectors: np.ndarray) -> np.ndarray:
+    """Minimum-image lengths of difference vectors (``get_distances``' numbers, the cell's
+    reduction cached)."""
+    return np.linalg.norm(mic(vectors, atoms.cell.array, np.array(atoms.pbc)), axis=-1)
 
 
 def _lateral_vectors(atoms: Atoms, point, indices) -> np.ndarray:

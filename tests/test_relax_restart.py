@@ -124,3 +124,31 @@ def test_auto_is_bfgs_for_references_and_bfgs_soft_for_placements(monkeypatch):
         base.run_job(kind, kind, _system(), CalculatorSetting("emt"), rs)
     assert seen == {"gas": "BFGS", "clean": "BFGS", "adsorbate": "BFGS-soft"}
     assert base.RelaxSettings("FIRE").for_kind("adsorbate").optimizer == "FIRE"  # a named optimizer stays
+
+
+def test_lean_frames_appended_to_a_reopened_file(tmp_path):
+    """Without constraints a reopened file keeps one header, and the lean writer appends its own
+    frames (the table growing at 42 items there): ASE reads the same 56 frames as from its writer."""
+    import ase.io
+    from ase.io.trajectory import Trajectory
+
+    from descriptors.tasks.trajwriter import LeanTrajectoryWriter
+
+    a = fcc111("Cu", (2, 2, 3), vacuum=6.0)
+    a.calc = EMT()
+    for mode, n in (("w", 3), ("a", 50), ("a", 3)):
+        ref = Trajectory(str(tmp_path / "ase.traj"), mode, properties=["energy", "forces"])
+        lean = LeanTrajectoryWriter(str(tmp_path / "lean.traj"), mode, properties=["energy", "forces"])
+        for _ in range(n):
+            a.positions[0, 2] += 0.001
+            a.get_forces()
+            ref.write(a)
+            lean.write(a, energy=a.calc.results["energy"], forces=a.calc.results["forces"])
+        assert mode == "w" or not lean.multiple_headers
+        ref.close()
+        lean.close()
+    x, y = ase.io.read(tmp_path / "ase.traj", ":"), ase.io.read(tmp_path / "lean.traj", ":")
+    assert len(x) == len(y) == 56
+    for p, q in zip(x, y):
+        assert np.array_equal(p.positions, q.positions) and p.get_potential_energy() == q.get_potential_energy()
+        assert np.array_equal(p.get_forces(), q.get_forces())

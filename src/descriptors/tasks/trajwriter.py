@@ -16,6 +16,7 @@ frame's, encoded once) and ulm's generic array bookkeeping.  About 0.15 ms a fra
 
 from __future__ import annotations
 
+import os
 import struct
 
 import numpy as np
@@ -47,6 +48,9 @@ def _info_json(info: dict) -> str | None:
     return encode(kept) if kept else None
 
 
+_DTYPE = {np.dtype(t): np.dtype(t).name for t in (np.float64, np.int64, np.int32, np.float32)}
+
+
 def _int64(n: int) -> bytes:
     return struct.pack("<q", n)
 
@@ -60,7 +64,7 @@ class LeanTrajectoryWriter(TrajectoryWriter):
         h, b = self._head, self.backend
         return (h is not None and not self.multiple_headers and set(kwargs) == {"energy", "forces"}
                 and atoms.calc is not None and np.little_endian and not b.data and not b.header
-                and not b.nmissing
+                and not b.nmissing and b.hasfileno and hasattr(os, "pwrite")
                 and not atoms.has("masses")
                 and atoms.constraints == h[2] and np.array_equal(atoms.numbers, h[0])
                 and np.array_equal(atoms.pbc, h[1]) and (not atoms.info or _same_info(atoms.info, self._info)))
@@ -78,7 +82,7 @@ class LeanTrajectoryWriter(TrajectoryWriter):
 
         def array(d: dict, name: str, a) -> None:  # ulm's add_array + fill
             a = np.ascontiguousarray(a)
-            d[name + "."] = {"ndarray": (tuple(int(s) for s in a.shape), a.dtype.name, align(fd))}
+            d[name + "."] = {"ndarray": (a.shape, _DTYPE.get(a.dtype) or a.dtype.name, align(fd))}
             fd.write(a.tobytes())
 
         data: dict = {}
@@ -96,23 +100,24 @@ class LeanTrajectoryWriter(TrajectoryWriter):
         if self._info_enc is not None:
             s = s[:-1] + ', "info": ' + self._info_enc + "}"
         item = s.encode()
-        # ulm's sync: the item, its offset in the table, the item count in the header
+        # ulm's sync: the item, its offset in the table, the item count in the header -- the two
+        # numbers written in place (pwrite) once the item is in the file, so a kill before them
+        # leaves the item uncounted, as in ulm; the file position stays at the end
         i = fd.tell()
         fd.write(_int64(len(item)) + item)
         n = len(b.offsets)
-        if b.nitems >= n:  # the table is full: a new one N1 times larger after this item
+        grown = b.nitems >= n
+        if grown:  # the table is full: a new one N1 times larger after this item
             offsets = np.zeros(n * N1, np.int64)
             offsets[:n] = b.offsets
             b.pos0 = align(fd)
             fd.write(offsets.tobytes())
-            fd.seek(40)
-            fd.write(_int64(b.pos0))
             b.offsets = offsets
-        b.offsets[b.nitems] = i
-        fd.seek(b.pos0 + b.nitems * 8)
-        fd.write(_int64(i))
-        b.nitems += 1
-        fd.seek(32)
-        fd.write(_int64(b.nitems))
         fd.flush()
-        fd.seek(0, 2)
+        no = fd.fileno()
+        if grown:
+            os.pwrite(no, _int64(b.pos0), 40)
+        b.offsets[b.nitems] = i
+        os.pwrite(no, _int64(i), b.pos0 + b.nitems * 8)
+        b.nitems += 1
+        os.pwrite(no, _int64(b.nitems), 32)

@@ -67,6 +67,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     from ase.calculators.emt import EMT
 
     import descriptors.engine.engine as eng
+    import descriptors.tasks.optimizers as op
     import descriptors.tasks.relax as rl
     import descriptors.workflows.screen as scr
     from descriptors.specs import parse_spec
@@ -84,6 +85,8 @@ def main(argv: list[str]) -> dict[str, Any]:
         (cc.Calculator, "get_property", "property reads + state checks"),
         (tr.TrajectoryWriter, "write", "trajectory writes"),
         (bf.BFGS, "step", "optimizer step (BFGS update, eigh, state file)"),
+        (op.FreeBFGS, "prepare_step", "optimizer step (BFGS update, eigh, state file)"),
+        (op, "run_free_bfgs", "optimizer loop (run_free_bfgs)"),
         (Store, "write", "store writes"), (Store, "fold", "store folds"),
         (Store, "statuses", "store lookups"), (Store, "get", "store lookups"),
         (scr, "adsorption_record", "anomaly checks + adsorption record (driver)"),

@@ -102,3 +102,42 @@ def test_bfgs_on_free_dofs_takes_ase_bfgs_steps(placements):
         assert ours.steps == dyn.nsteps, g["label"]
         assert np.abs(ours.atoms.positions - a.positions).max() < 1e-6
         assert ours.energy == pytest.approx(a.get_potential_energy(), abs=1e-8)
+
+
+@pytest.mark.parametrize("indefinite", [False, True])
+def test_free_step_is_ases_step_for_any_hessian(indefinite):
+    """FreeBFGS's step (Cholesky when the free block is positive definite, else eigh with ASE's
+    |eigenvalue| rule) equals ASE BFGS's step from the same Hessian and gradient, to round-off."""
+    from ase.build import fcc111
+    from ase.calculators.emt import EMT as ASEEMT
+    from ase.constraints import FixAtoms
+    from ase.optimize import BFGS as ASEBFGS
+    from ase.optimize.bfgs import BFGSMethod
+
+    from descriptors.tasks.optimizers import FreeBFGS
+
+    a = fcc111("Cu", (2, 2, 3), vacuum=6.0)
+    a.set_constraint(FixAtoms(indices=[x.index for x in a if x.tag == 3]))
+    a.calc = ASEEMT()
+    n = 3 * len(a)
+    free = np.flatnonzero(np.repeat([x.tag != 3 for x in a], 3))
+    rng = np.random.default_rng(1)
+    m = rng.normal(size=(len(free), len(free)))
+    block = m @ m.T + 0.5 * np.eye(len(free))
+    if indefinite:
+        w, v = np.linalg.eigh(block)
+        block = (v * np.where(np.arange(len(w)) % 3 == 0, -w, w)) @ v.T  # a third of the modes negative
+    h = np.eye(n) * 70.0
+    h[np.ix_(free, free)] = block
+    g = np.zeros(n)
+    g[free] = rng.normal(size=len(free))
+    steps = []
+    for cls in (FreeBFGS, ASEBFGS):
+        dyn = cls(a, logfile=None)
+        dyn.state = BFGSMethod(h.copy())
+        pos = a.positions.ravel().copy()
+        dyn.pos0, dyn.forces0 = pos, -g  # same configuration: the update is skipped
+        steps.append(dyn.prepare_step(pos, g)[0])
+    assert np.abs(steps[0] - steps[1]).max() < 1e-9 * np.abs(steps[1]).max()
+    if not indefinite:
+        assert steps[0] @ g < 0  # positive definite: a descent step

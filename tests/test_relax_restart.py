@@ -51,6 +51,62 @@ def test_exact_first_state_check_recomputes_after_any_change():
     assert a.calc.check_state(a) == ["initial_magmoms"]
 
 
+@pytest.mark.parametrize("shift", [1e-6, 1e-3, 5e-16, 0.0, float("nan")])
+def test_positions_only_state_check_answers_as_ase_does(shift):
+    """The positions-only answer of the fast check is ASE's compare_atoms' (allclose, atol 1e-15)."""
+    from ase.calculators.calculator import compare_atoms
+
+    a = _system()
+    a.calc = EMT()
+    fast_state_check(a.calc)
+    a.get_potential_energy()
+    a.positions[-1, 2] += shift
+    assert a.calc.check_state(a) == compare_atoms(a.calc.atoms, a)
+
+
+def test_lean_trajectory_frames_read_back_as_ases(tmp_path, monkeypatch):
+    """Frames of the lean writer (appended after a reopen too) read back, by ASE's reader, equal to
+    those ASE's writer gives: positions, energy, forces, constraints, magnetic moments, info; 45
+    frames and 5 appended, so that the file's offsets table grows twice (at 1 and 42 items)."""
+    import ase.io
+    from ase.io.trajectory import Trajectory, TrajectoryWriter
+
+    from descriptors.tasks.trajwriter import LeanTrajectoryWriter
+
+    by_ase = []
+    ase_write = TrajectoryWriter._write_atoms
+    monkeypatch.setattr(TrajectoryWriter, "_write_atoms",
+                        lambda self, *a, **k: (by_ase.append(type(self)), ase_write(self, *a, **k))[1])
+    a = _system()
+    a.info.update(job="x", vec=np.arange(3.0))
+    a.set_initial_magnetic_moments([0.5] * len(a))
+    a.calc = EMT()
+    for mode in ("w", "a"):
+        ase_w = Trajectory(str(tmp_path / "ase.traj"), mode, properties=["energy", "forces"])
+        lean = LeanTrajectoryWriter(str(tmp_path / "lean.traj"), mode, properties=["energy", "forces"])
+        for _ in range(45 if mode == "w" else 5):
+            a.positions[-1] += 0.002
+            a.get_forces()
+            ase_w.write(a)
+            lean.write(a, energy=a.calc.results["energy"], forces=a.calc.results["forces"])
+        ase_w.close()
+        lean.close()
+        if mode == "w":  # ASE's writer wrote the first frame only
+            assert by_ase.count(LeanTrajectoryWriter) == 1
+    # reopened, ASE compares the constraints read back with the Atoms' (other objects) and writes a
+    # header with every frame from then on: its writer writes those frames (a restart only)
+    ref, got = ase.io.read(tmp_path / "ase.traj", ":"), ase.io.read(tmp_path / "lean.traj", ":")
+    assert len(ref) == len(got) == 50 and len({tuple(f.positions[-1]) for f in got}) == 50
+    for r, g in zip(ref, got):
+        assert np.array_equal(r.positions, g.positions) and np.array_equal(r.cell, g.cell)
+        assert r.get_potential_energy() == g.get_potential_energy()
+        assert np.array_equal(r.get_forces(apply_constraint=False), g.get_forces(apply_constraint=False))
+        assert np.array_equal(r.get_forces(), g.get_forces()) and g.info["job"] == "x"
+        assert np.array_equal(g.info["vec"], [0, 1, 2]) and np.array_equal(r.get_tags(), g.get_tags())
+        assert np.array_equal(r.get_initial_magnetic_moments(), g.get_initial_magnetic_moments())
+        assert [c.todict() for c in r.constraints] == [c.todict() for c in g.constraints]
+
+
 def test_auto_is_bfgs_for_references_and_bfgs_soft_for_placements(monkeypatch):
     from descriptors.tasks import base
 
@@ -68,3 +124,31 @@ def test_auto_is_bfgs_for_references_and_bfgs_soft_for_placements(monkeypatch):
         base.run_job(kind, kind, _system(), CalculatorSetting("emt"), rs)
     assert seen == {"gas": "BFGS", "clean": "BFGS", "adsorbate": "BFGS-soft"}
     assert base.RelaxSettings("FIRE").for_kind("adsorbate").optimizer == "FIRE"  # a named optimizer stays
+
+
+def test_lean_frames_appended_to_a_reopened_file(tmp_path):
+    """Without constraints a reopened file keeps one header, and the lean writer appends its own
+    frames (the table growing at 42 items there): ASE reads the same 56 frames as from its writer."""
+    import ase.io
+    from ase.io.trajectory import Trajectory
+
+    from descriptors.tasks.trajwriter import LeanTrajectoryWriter
+
+    a = fcc111("Cu", (2, 2, 3), vacuum=6.0)
+    a.calc = EMT()
+    for mode, n in (("w", 3), ("a", 50), ("a", 3)):
+        ref = Trajectory(str(tmp_path / "ase.traj"), mode, properties=["energy", "forces"])
+        lean = LeanTrajectoryWriter(str(tmp_path / "lean.traj"), mode, properties=["energy", "forces"])
+        for _ in range(n):
+            a.positions[0, 2] += 0.001
+            a.get_forces()
+            ref.write(a)
+            lean.write(a, energy=a.calc.results["energy"], forces=a.calc.results["forces"])
+        assert mode == "w" or not lean.multiple_headers
+        ref.close()
+        lean.close()
+    x, y = ase.io.read(tmp_path / "ase.traj", ":"), ase.io.read(tmp_path / "lean.traj", ":")
+    assert len(x) == len(y) == 56
+    for p, q in zip(x, y):
+        assert np.array_equal(p.positions, q.positions) and p.get_potential_energy() == q.get_potential_energy()
+        assert np.array_equal(p.get_forces(), q.get_forces())

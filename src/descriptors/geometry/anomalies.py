@@ -94,8 +94,8 @@ def bonded_partners(atoms: Atoms, i: int, candidates) -> list[int]:
     candidates = np.asarray(list(candidates), int)
     if len(candidates) == 0:
         return []
-    _, d = get_distances(atoms.positions[i], atoms.positions[candidates], cell=atoms.cell, pbc=atoms.pbc)
-    d = d[0]
+    # ase.geometry.get_distances' minimum-image lengths, with the cell's reduction cached (periodic.mic)
+    d = _pair_lengths(atoms, atoms.positions[candidates] - atoms.positions[i])
     cut = np.array([_cutoff(atoms.numbers[i], atoms.numbers[j]) for j in candidates])
     return [int(j) for j in candidates[d < cut]]
 
@@ -126,9 +126,9 @@ def check_adsorbate(atoms: Atoms, adsorbate_indices, binding_indices, active=Non
         any_bond = any(bonded_partners(atoms, i, substrate) for i in ads)
         anomalies.append("desorbed" if not any_bond else "rebound")
     if len(ads) > 1:
-        sub = atoms[ads]
-        _, d = get_distances(sub.positions, cell=atoms.cell, pbc=atoms.pbc)
-        z = sub.numbers
+        p = atoms.positions[ads]
+        d = _pair_lengths(atoms, p[None, :, :] - p[:, None, :])
+        z = atoms.numbers[ads]
         cut = INTRA_SCALE * (covalent_radii[z][:, None] + covalent_radii[z][None, :])
         adj = (d < cut) & ~np.eye(len(ads), dtype=bool)
         n, _ = connected_components(adj, directed=False)
@@ -156,9 +156,17 @@ def too_close_pairs(atoms: Atoms, threshold: float | None = None) -> list[tuple[
     threshold = MIN_DISTANCE if threshold is None else threshold
     if len(atoms) < 2:
         return []
-    _, d = get_distances(atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    i, j = np.nonzero(np.triu(d < threshold, k=1))
-    return [(int(a), int(b), round(float(d[a, b]), 3)) for a, b in zip(i, j)]
+    # the pairs i < j as ase.geometry.get_distances takes them, minimum images from periodic.mic
+    i, j = np.triu_indices(len(atoms), k=1)
+    d = _pair_lengths(atoms, atoms.positions[j] - atoms.positions[i])
+    close = np.flatnonzero(d < threshold)
+    return [(int(i[k]), int(j[k]), round(float(d[k]), 3)) for k in close]
+
+
+def _pair_lengths(atoms: Atoms, vectors: np.ndarray) -> np.ndarray:
+    """Minimum-image lengths of difference vectors (``get_distances``' numbers, the cell's
+    reduction cached)."""
+    return np.linalg.norm(mic(vectors, atoms.cell.array, np.array(atoms.pbc)), axis=-1)
 
 
 def _lateral_vectors(atoms: Atoms, point, indices) -> np.ndarray:
@@ -289,15 +297,31 @@ def _classify(atoms: Atoms, b: int, ref: CleanReference, substrate) -> tuple[str
         return "+".join(sorted(atoms[i].symbol for i in bonded)), ""
     if not bonded_partners(atoms, b, substrate):
         return "", ""
+    if not ref.sites:
+        return "", ""
+    # every site centre at once (the mean of its members' images), then the nearest one laterally
+    # (the first of equals, as a loop over ref.sites with a strict "<" would pick)
+    idx, off, sid, count = _site_arrays(ref)
     cell = atoms.cell.array
-    best, arg = np.inf, ("", "")
-    for label, kind, members in ref.sites:
-        pos = np.mean([atoms.positions[i] + np.asarray(o, float) @ cell for i, o in members], axis=0)
-        v = _lateral_vectors(atoms, pos, [b])[0]
-        d = float(np.linalg.norm(v[:2]))
-        if d < best:
-            best, arg = d, (label, kind)
-    return arg
+    summed = np.zeros((len(count), 3))
+    np.add.at(summed, sid, atoms.positions[idx] + off @ cell)
+    v = mic(atoms.positions[b] - summed / count[:, None], cell, np.array(atoms.pbc) & XY)
+    k = int(np.argmin(np.linalg.norm(v[:, :2], axis=1)))
+    return ref.sites[k][0], ref.sites[k][1]
+
+
+def _site_arrays(ref: CleanReference) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``ref.sites``' members as flat arrays (atom index, lattice offset, site number) and the
+    member count of each site; made once per clean model."""
+    cached = ref.__dict__.get("_site_arrays")
+    if cached is None or cached[0] is not ref.sites:
+        idx = [int(i) for _, _, members in ref.sites for i, _ in members]
+        off = [np.asarray(o, float) for _, _, members in ref.sites for _, o in members]
+        sid = [k for k, (_, _, members) in enumerate(ref.sites) for _ in members]
+        count = np.array([len(members) for _, _, members in ref.sites], float)
+        cached = (ref.sites, (np.array(idx, int), np.array(off, float).reshape(-1, 3), np.array(sid, int), count))
+        ref.__dict__["_site_arrays"] = cached
+    return cached[1]
 
 
 def check_relaxed(atoms: Atoms, info: dict[str, Any], ref: CleanReference,
@@ -332,13 +356,15 @@ def check_relaxed(atoms: Atoms, info: dict[str, Any], ref: CleanReference,
 
     # intercalated: an adsorbate atom below the local top surface layer
     sunk = []
-    for i in ads:
-        v = _lateral_vectors(atoms, atoms.positions[i], ref.surface)
-        lat = np.linalg.norm(v[:, :2], axis=1)
-        nearest = np.argsort(lat)[:3]
-        depth = float(np.mean(v[nearest, 2]))  # surface plane height relative to atom i
-        if depth > INTERCALATION_DEPTH:
-            sunk.append([i, round(depth, 3)])
+    surf = list(ref.surface)
+    if surf:  # every adsorbate atom at once: minimum-image vectors to the surface atoms
+        v = mic(atoms.positions[surf][None, :, :] - atoms.positions[ads][:, None, :], atoms.cell.array,
+                np.array(atoms.pbc) & XY)
+        nearest = np.argsort(np.linalg.norm(v[:, :, :2], axis=2), axis=1)[:, :3]
+        for k, i in enumerate(ads):
+            depth = float(np.mean(v[k, nearest[k], 2]))  # surface plane height relative to atom i
+            if depth > INTERCALATION_DEPTH:
+                sunk.append([i, round(depth, 3)])
     if sunk:
         fl.append("intercalated")
         details["intercalated"] = sunk

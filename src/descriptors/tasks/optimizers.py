@@ -21,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 from ase.constraints import FixAtoms
 from ase.optimize import BFGS as _ASEBFGS
+from scipy.linalg.lapack import dpotrf, dpotrs
 
-__all__ = ["FreeBFGS", "SoftBFGS", "OWN"]
+__all__ = ["FreeBFGS", "SoftBFGS", "OWN", "run_free_bfgs", "runs_free"]
 
 
 class FreeBFGS(_ASEBFGS):
@@ -53,6 +54,31 @@ class FreeBFGS(_ASEBFGS):
         self._free, self._n = np.flatnonzero(mask.ravel()), n
         return self._free
 
+    def _block(self, n: int):
+        """The free degrees of freedom as a slice when they are one contiguous range (a slab whose
+        fixed atoms come first or last), else None."""
+        free = self._free_dofs(n)
+        if free is None or not len(free) or free[-1] - free[0] + 1 != len(free):
+            return None
+        return slice(int(free[0]), int(free[-1]) + 1)
+
+    def update(self, pos, forces, pos0, forces0):
+        """ASE's BFGS update on the free block of the Hessian only (in place, a view): the fixed
+        components of the position and gradient changes are exactly zero, so the rest of the
+        matrix stays alpha times the identity, as in ASE's update."""
+        blk = None if self.state is None or pos0 is None else self._block(len(pos))
+        if blk is None:
+            return super().update(pos, forces, pos0, forces0)
+        if np.abs(pos - pos0).max() < 1e-7:  # BFGSMethod.update: same configuration again
+            return
+        dpos = pos[blk] - pos0[blk]
+        dgradient = -forces[blk] - -forces0[blk]
+        h = self.state.hessian[blk, blk]
+        a = dpos @ dgradient
+        dg = h @ dpos
+        b = dpos @ dg
+        h += np.outer(dgradient, dgradient) / a - np.outer(dg, dg) / b
+
     def prepare_step(self, pos, gradient):
         pos = pos.ravel()
         gradient = gradient.ravel()
@@ -62,12 +88,62 @@ class FreeBFGS(_ASEBFGS):
         self.update(pos, -gradient, self.pos0, self.forces0)
         self.pos0 = pos
         self.forces0 = -gradient.copy()
-        h = self.state.hessian[np.ix_(free, free)]
-        omega, vectors = np.linalg.eigh(h)
+        blk = self._block(len(gradient))
+        h = self.state.hessian[blk, blk] if blk is not None else self.state.hessian[np.ix_(free, free)]
         dpos = np.zeros_like(gradient)
-        dpos[free] = -vectors @ (gradient[free] @ vectors / np.fabs(omega))
+        # positive definite (the usual case): |omega| = omega, so ASE's step V (V^T g / |omega|) is
+        # H^-1 g -- a Cholesky solve (LAPACK potrf/potrs as scipy's cho_factor/cho_solve call them,
+        # without their checks), several times cheaper than eigh; else ASE's rule (|eigenvalues|)
+        c, info = dpotrf(h, lower=1, clean=0)
+        if info == 0:
+            x, info = dpotrs(c, gradient[free], lower=1)
+        if info == 0:
+            dpos[free] = -x
+        else:
+            omega, vectors = np.linalg.eigh(h)
+            dpos[free] = -vectors @ (gradient[free] @ vectors / np.fabs(omega))
         steplengths = self.optimizable.gradient_norm(dpos)
         return dpos, steplengths
+
+
+def runs_free(dyn) -> bool:
+    """Whether ``run_free_bfgs`` takes ``dyn``'s steps (a FreeBFGS on plain Atoms with FixAtoms only)."""
+    atoms = getattr(dyn, "atoms", None)
+    return (isinstance(dyn, FreeBFGS) and getattr(dyn.optimizable, "atoms", None) is atoms
+            and dyn._free_dofs(3 * len(atoms)) is not None)
+
+
+def run_free_bfgs(dyn, fmax: float, steps: int, write_start: bool, observers=()) -> bool | None:
+    """``dyn.run(fmax, steps)`` without ASE's per-step machinery: the same steps (``prepare_step``,
+    ``determine_step``), the same convergence test, the observers called at the same points
+    (the start frame only when ``write_start``, as ASE does for an empty trajectory), but one
+    ``get_forces`` per step instead of three, no logging or optimizer description per frame.
+    Returns whether it converged, or None (nothing done) where ASE's own loop must run: another
+    optimizer, a filter, or constraints other than FixAtoms.  ``dyn.nsteps`` counts the steps."""
+    if not runs_free(dyn):
+        return None
+    atoms = dyn.atoms
+
+    def converged(g: np.ndarray) -> bool:
+        return bool(np.linalg.norm(g.reshape(-1, 3), axis=1).max() < fmax)
+
+    g = -atoms.get_forces().ravel()
+    if dyn.nsteps == 0 and write_start:
+        for fn in observers:
+            fn()
+    conv = converged(g)
+    last = dyn.nsteps + steps
+    while not conv and dyn.nsteps < last:
+        pos = atoms.get_positions().ravel()
+        dpos, steplengths = dyn.prepare_step(pos, g)
+        dpos = dyn.determine_step(dpos, steplengths)
+        atoms.set_positions((pos + dpos).reshape(-1, 3))
+        dyn.nsteps += 1
+        g = -atoms.get_forces().ravel()
+        for fn in observers:
+            fn()
+        conv = converged(g)
+    return conv
 
 
 class SoftBFGS(FreeBFGS):

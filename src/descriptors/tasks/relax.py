@@ -115,19 +115,28 @@ def fast_state_check(calc) -> None:
     """Make ``calc.check_state`` answer "nothing changed" from an exact comparison of the arrays
     first: ASE compares positions, cell, ... with ``allclose`` at every property read (a dozen per
     optimizer step: ~1 ms each on 40 atoms).  Exactly equal arrays are what ``allclose`` accepts
-    too; anything else goes to ASE's own comparison, so what counts as a change is unchanged."""
+    too; with everything but the positions exactly equal and ASE's own ``check_state`` (not a
+    calculator's override), the positions get ASE's test (``allclose``, rtol 0, atol ``tol``) alone;
+    anything else goes to ASE's own comparison, so what counts as a change is unchanged."""
     original = getattr(calc, "check_state", None)
     if original is None or getattr(original, "_exact_first", False):
         return
 
+    from ase.calculators.calculator import Calculator
+
+    # ASE's own comparison, nothing overridden: a change of positions only is answered here too
+    base = getattr(type(calc), "check_state", None) is Calculator.check_state
+
     def check_state(atoms, tol=1e-15):
         old = calc.atoms
-        if (old is not None and len(old) == len(atoms) and np.array_equal(old.positions, atoms.positions)
-                and np.array_equal(old.numbers, atoms.numbers) and np.array_equal(old.cell.array, atoms.cell.array)
-                and np.array_equal(old.pbc, atoms.pbc)
+        if (old is not None and len(old) == len(atoms) and np.array_equal(old.numbers, atoms.numbers)
+                and np.array_equal(old.cell.array, atoms.cell.array) and np.array_equal(old.pbc, atoms.pbc)
                 and all(np.array_equal(old.arrays.get(k), atoms.arrays.get(k)) if k in old.arrays or k in atoms.arrays
                         else True for k in ("initial_magmoms", "initial_charges"))):
-            return []
+            if np.array_equal(old.positions, atoms.positions):
+                return []
+            if base:  # compare_atoms' test for positions: allclose(rtol=0, atol=tol)
+                return [] if (np.abs(old.positions - atoms.positions) <= tol).all() else ["positions"]
         return original(atoms, tol)
 
     check_state._exact_first = True
@@ -202,8 +211,10 @@ def relax(
     nsteps = 0
     converged = True
     if settings.steps > 0:
-        from ase.io.trajectory import Trajectory
         from ase.optimize import BFGS
+
+        from descriptors.tasks.optimizers import run_free_bfgs, runs_free
+        from descriptors.tasks.trajwriter import LeanTrajectoryWriter
 
         kw: dict[str, Any] = {}
         traj = None
@@ -213,29 +224,49 @@ def relax(
             # each frame is flushed to the file as it is written, with the energy and forces (what a
             # restart, a lost job's last state and the fine-tuning frames read): ASE would ask the
             # calculator for each of a dozen properties, each a state check
-            traj = Trajectory(str(traj_path), "a", properties=["energy", "forces"])
+            traj = LeanTrajectoryWriter(str(traj_path), "a", properties=["energy", "forces"])
             kw = {"trajectory": traj}
             if not replay:
                 # the optimizer's state (FIRE velocities, ...) saved after every step, so a restarted
                 # relaxation takes the same steps as one never interrupted
                 kw["restart"] = str(state)
         try:
-            dyn = make_optimizer(settings.optimizer, work, **kw)
+            dyn = make_optimizer(settings.optimizer, work) if replay else None
+            tight = dyn is not None and runs_free(dyn)
+            if not tight:
+                dyn = make_optimizer(settings.optimizer, work, **kw)
             if traj_path is not None and not replay:
                 dyn.dump = _atomic_dump(state)  # a kill mid-write must not leave half a state (then: a reset)
             if replay and frames:
                 # BFGS: the Hessian of the interrupted run, rebuilt from its trajectory (the same updates
                 # in the same order) instead of a state file written at every step
                 _replay_bfgs(dyn, frames)
+            observers = []
+            if tight and traj is not None:
+                def frame():  # the step's own energy and forces, without a property read each
+                    res = work.calc.results
+                    if "energy" in res and "forces" in res:
+                        traj.write(work, energy=res["energy"], forces=res["forces"])
+                    else:
+                        traj.write(work)
+                observers.append(frame)
             if progress is not None:
                 def observe():  # the calculator's results of this step, not a new state check
                     res = work.calc.results
                     f = res.get("forces")
                     progress.update(steps=done + int(dyn.nsteps), energy=float(res.get("energy", float("nan"))),
                                     fmax=max_force(work) if f is None else _fmax(work, f))
-                dyn.attach(observe, interval=1)
+                observers.append(observe)
             remaining = max(settings.steps - done, 0)
-            converged = bool(dyn.run(fmax=settings.fmax, steps=remaining))
+            if tight:
+                # BFGS on the free atoms: our own loop (one force read per step, no ASE logging and
+                # per-frame optimizer description); ASE writes the start frame only to an empty file
+                converged = bool(run_free_bfgs(dyn, settings.fmax, remaining, traj is None or len(traj) == 0,
+                                               observers))
+            else:
+                for fn in observers:
+                    dyn.attach(fn, interval=1)
+                converged = bool(dyn.run(fmax=settings.fmax, steps=remaining))
             nsteps = done + int(dyn.nsteps)
         finally:
             if traj is not None:

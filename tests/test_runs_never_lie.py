@@ -433,7 +433,7 @@ def test_fault_injection_short(tmp_path, small_screen_out):
 
 def test_unreachable_postgres_and_failed_gas_references_are_one_line(tmp_path, monkeypatch, capsys):
     pytest.importorskip("psycopg2")
-    from descriptors.cli.main import main
+    from descriptors.cli.app import main
     from descriptors.engine import StageFailed
 
     url = "postgresql://someone:hunter2@127.0.0.1:1/nodb"  # nothing listens on port 1

@@ -1,7 +1,10 @@
 """Command line: ``no3rr screen|status|analyze|lookup|validate|build|list|calculators``.
 
 ``main`` here is the program's entry point: it imports the commands (half a second) with Ctrl-C and
-SIGTERM turned into a quiet exit 130 / 143, then runs ``cli.main.main``, which handles them itself.
+SIGTERM turned into a quiet exit 130 / 143, then runs ``cli.app.main``, which handles them itself.
+The commands live in ``app.py``, not ``main.py``: importing a submodule named ``main`` would replace
+this function as the package's ``main`` attribute (``from descriptors.cli import main`` would then
+give a module).
 """
 
 import signal
@@ -12,7 +15,7 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser():
-    from descriptors.cli.main import build_parser as _build
+    from descriptors.cli.app import build_parser as _build
 
     return _build()
 
@@ -24,7 +27,7 @@ def main(argv=None) -> int:
         for s in old:
             signal.signal(s, lambda signum, frame: sys.exit(128 + signum))
     try:
-        from descriptors.cli.main import main as _main
+        from descriptors.cli.app import main as _main
     finally:
         if early:
             for s, h in old.items():

@@ -285,3 +285,22 @@ def test_volcano_with_closed_routes_is_drawn_with_gaps(example_result):
         plt.close(fig)
     finally:
         v.U_L[:] = saved
+
+
+def test_apex_line_of_the_console_says_extrapolated_exactly_when_it_is(example_result):
+    """The screen's and `analyze`'s one-line volcano report carries the same mark as the figure."""
+    import dataclasses
+
+    from descriptors.analysis.volcano import apex_note
+
+    v = example_result.volcanoes_1d["*N"]
+    xs = [g["*N"] for g in example_result.dataset.g_ads.values() if "*N" in g]
+    try:
+        for apex, outside in (((min(xs) + max(xs)) / 2, False), (max(xs) + 0.5, True), (min(xs) - 0.5, True)):
+            example_result.volcanoes_1d["*N"] = dataclasses.replace(v, apex_x=apex)
+            assert ("EXTRAPOLATED" in apex_note(example_result, "*N")) == outside
+        edge = dataclasses.replace(v, apex_x=float(v.x[-1]))
+        example_result.volcanoes_1d["*N"] = edge
+        assert "edge of the scanned range" in apex_note(example_result, "*N")
+    finally:
+        example_result.volcanoes_1d["*N"] = v

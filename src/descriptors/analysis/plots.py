@@ -36,6 +36,7 @@ from descriptors.analysis.figtext import (  # noqa: E402
     scatter_by_quality,
     tex,
 )
+from descriptors.analysis.volcano import apex_extrapolated  # noqa: E402
 
 __all__ = ["plot_all", "plot_scaling", "plot_volcano_1d", "plot_volcano_2d", "plot_free_energy_diagram",
            "plot_product_map", "draw_all", "apex_extrapolated", "catalyst_quality"]
@@ -89,23 +90,6 @@ def _flag_note(res) -> str:
         return ""
     return (f"{n} catalyst(s) use geometry-flagged energies (use_flagged): marked X; see 'flagged_used' in "
             "analysis_summary.csv")
-
-
-def apex_extrapolated(res, descriptors) -> bool:
-    """The apex lies outside the range of the computed catalysts in a descriptor (1D or 2D)."""
-    if isinstance(descriptors, str):
-        v = res.volcanoes_1d.get(descriptors)
-        apex, descriptors = ((v.apex_x,) if v else None), (descriptors,)
-    else:
-        v = res.volcano_2d
-        apex = v.apex if v else None
-    if apex is None:
-        return False
-    for d, a in zip(descriptors, apex):
-        xs = [g[d] for g in res.dataset.g_ads.values() if d in g]
-        if xs and not (min(xs) - 1e-9 <= a <= max(xs) + 1e-9):
-            return True
-    return False
 
 
 def plot_scaling(res, descriptor: str, out: Path, save: bool = True, svg: bool = False):

@@ -26,7 +26,8 @@ from descriptors.analysis.routes import (
 )
 from descriptors.analysis.scaling import ScalingFit
 
-__all__ = ["Volcano1D", "Volcano2D", "volcano_1d", "volcano_2d", "usable_routes", "R2_WARN", "weak_fits"]
+__all__ = ["Volcano1D", "Volcano2D", "volcano_1d", "volcano_2d", "usable_routes", "R2_WARN", "weak_fits",
+           "apex_extrapolated", "apex_note"]
 
 # Scaling relations below this R^2 leave more than 20 % of the variance of an intermediate across the
 # catalysts unexplained (residual std > 0.45 of its spread), comparable to the 0.2-0.3 eV differences
@@ -220,3 +221,33 @@ def volcano_2d(fits: dict[str, ScalingFit], descriptors: tuple[str, str], x_ref:
     bp = int(uls[:, 0].argmax())
     return Volcano2D(tuple(descriptors), xs, ys, U_L, (float(apex[0]), float(apex[1])), float(uls[bp, 0]),
                      reds[bp][int(which[bp, 0])], [_route_text(by, S) for _, S in routes], _missing(net, fits))
+
+
+def apex_extrapolated(res, descriptors) -> bool:
+    """The apex lies outside the range of the computed catalysts in a descriptor (1D or 2D)."""
+    if isinstance(descriptors, str):
+        v = res.volcanoes_1d.get(descriptors)
+        apex, descriptors = ((v.apex_x,) if v else None), (descriptors,)
+    else:
+        v = res.volcano_2d
+        apex = v.apex if v else None
+    if apex is None:
+        return False
+    for d, a in zip(descriptors, apex):
+        xs = [g[d] for g in res.dataset.g_ads.values() if d in g]
+        if xs and not (min(xs) - 1e-9 <= a <= max(xs) + 1e-9):
+            return True
+    return False
+
+
+def apex_note(res, descriptors) -> str:
+    """What a one-line report of a volcano's apex must say besides its numbers: extrapolated beyond
+    the computed catalysts (a property of the fitted lines, not of any catalyst), on the edge of the
+    scanned range."""
+    v = res.volcanoes_1d.get(descriptors) if isinstance(descriptors, str) else res.volcano_2d
+    notes = []
+    if apex_extrapolated(res, descriptors):
+        notes.append("EXTRAPOLATED beyond the computed catalysts")
+    if v is not None and getattr(v, "apex_on_edge", False):
+        notes.append("on the edge of the scanned range")
+    return f" ({'; '.join(notes)})" if notes else ""

@@ -69,6 +69,7 @@ def run(args) -> int:
     import sys
 
     from descriptors.analysis.checks import convention_warnings
+    from descriptors.analysis.volcano import apex_note
 
     for line in convention_warnings(res.dataset, res.x_ref):  # before the table, so they are seen
         print(f"warning: {line}", file=sys.stderr)
@@ -85,13 +86,12 @@ def run(args) -> int:
     if any(r["U_L_upper_bound"] for r in rows):
         print("* upper bound: an averaged 2-electron step (its protonated intermediate not computed)")
     for d, v in res.volcanoes_1d.items():
-        edge = " (on the range edge)" if v.apex_on_edge else ""
-        print(f"volcano in {d}: apex at {v.apex_x:+.3f} eV, U_L = {v.apex_U_L:+.3f} V vs RHE{edge}, "
+        print(f"volcano in {d}: apex at {v.apex_x:+.3f} eV, U_L = {v.apex_U_L:+.3f} V vs RHE{apex_note(res, d)}, "
               f"limited by {', '.join(v.apex_steps)}")
     if res.volcano_2d is not None:
         v = res.volcano_2d
         print(f"2D volcano in {', '.join(v.descriptors)}: apex at ({v.apex[0]:+.3f}, {v.apex[1]:+.3f}) eV, "
-              f"U_L = {v.apex_U_L:+.3f} V vs RHE")
+              f"U_L = {v.apex_U_L:+.3f} V vs RHE{apex_note(res, tuple(v.descriptors))}")
     for e in res.volcano_errors + res.volcano_warnings:
         print(f"note: {e}")
     print(f"calculator: {res.dataset.calculator}; corrections: {res.dataset.corrections}")

@@ -13,6 +13,7 @@ from descriptors.analysis import (
     write_outputs,
 )
 from descriptors.analysis.compute import AnalysisResult
+from descriptors.analysis.volcano import apex_note
 from descriptors.specs.analysis import AnalysisSettings
 from descriptors.workflows.vibrations import (
     plan_screen_vibrations,
@@ -55,7 +56,11 @@ def analyze_screen(spec, store, engine, out: str | Path, log=print) -> dict[str,
     log(f"analysis: U_L for {len(ok)} of {len(res.pathways)} catalysts ({res.dataset.corrections}; "
         f"{res.reference_text})")
     for d, v in res.volcanoes_1d.items():
-        log(f"  volcano in {d}: apex at {v.apex_x:.2f} eV, U_L = {v.apex_U_L:.2f} V vs RHE")
+        log(f"  volcano in {d}: apex at {v.apex_x:.2f} eV, U_L = {v.apex_U_L:.2f} V vs RHE{apex_note(res, d)}")
+    if res.volcano_2d is not None:
+        v = res.volcano_2d
+        log(f"  2D volcano in {', '.join(v.descriptors)}: apex at ({v.apex[0]:.2f}, {v.apex[1]:.2f}) eV, "
+            f"U_L = {v.apex_U_L:.2f} V vs RHE{apex_note(res, tuple(v.descriptors))}")
     for e in res.volcano_errors:
         log(f"  {e}")
     return {f"analysis_{k}": v for k, v in paths.items()}

@@ -97,3 +97,8 @@ def _read(path: Path) -> list[Any]:
 def pending_records(path: str | Path | None) -> int:
     """How many results a journal holds that are not in the database yet (``no3rr status``)."""
     return len(_read(Path(path))) if path is not None else 0
+
+
+def pending_jobs(path: str | Path | None) -> set[str]:
+    """The job ids of the results a journal holds that are not in the database yet."""
+    return {rec[0] for rec in _read(Path(path))} if path is not None else set()

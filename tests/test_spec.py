@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,14 @@ def test_gas_box_sets_the_gas_reference_cell_and_keeps_the_default_ids(small_spe
     assert not {j.id for j in small} & {j.id for j in default}
     with pytest.raises(SpecError, match="gas_box"):
         parse_spec({**small_spec_dict, "gas_box": 3.0})
+
+
+WORKFLOWS = Path(__file__).parents[1] / "workflows"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.toml")))
+def test_every_shipped_workflow_spec_validates(name):
+    """The ready-to-run specs in workflows/ stay valid as the spec grows (`no3rr validate`: exit 0)."""
+    from descriptors.cli import main
+
+    assert main(["validate", str(WORKFLOWS / name)]) == 0

@@ -304,3 +304,34 @@ def test_apex_line_of_the_console_says_extrapolated_exactly_when_it_is(example_r
         assert "edge of the scanned range" in apex_note(example_result, "*N")
     finally:
         example_result.volcanoes_1d["*N"] = v
+
+
+def test_cost_estimate_counts_the_verify_level_and_warns_about_its_gamma_only_cells(small_spec_dict):
+    """An EMT pre-screen verified by GFN1-xTB: the expensive level is most of the cost, so the
+    estimate adds it (hand-counted here) and its Gamma-only sampling of small cells is warned about."""
+    from descriptors.specs import parse_spec
+    from descriptors.specs.cost import (
+        ADSORBATE_ATOMS,
+        SITES_PER_ADSORBATE,
+        calibration,
+        estimate_cost,
+        gamma_only_warnings,
+    )
+    from descriptors.structures import expand_catalysts
+
+    base = parse_spec(small_spec_dict)
+    models = expand_catalysts(base)
+    jobs0, sec0, _ = estimate_cost(base, models)
+    x = calibration()["calculators"]["gfn1-xtb"]
+    t = lambda n: x["a"] * n ** x["b"]  # noqa: E731
+    n_ads = len(base.adsorbate_names())
+    for all_, picks in ((False, 1), (True, SITES_PER_ADSORBATE)):
+        spec = parse_spec({**small_spec_dict, "verify": {"calculator": {"name": "gfn1-xtb"}, "top_k": 1,
+                                                          "mode": "single-point", "all": all_}})
+        jobs, sec, line = estimate_cost(spec, models)
+        want = 4 * t(8) + sum(t(len(m.build())) + n_ads * picks * t(len(m.build()) + ADSORBATE_ATOMS) for m in models)
+        assert sec - sec0 == pytest.approx(want)
+        assert jobs - jobs0 == round(4 + sum(1 + n_ads * picks for _ in models))
+        assert "verify level" in line and "gfn1-xtb" in line and "estimated total" in line
+    warns = gamma_only_warnings(spec, models)
+    assert len(warns) == len(models) and all(w.startswith("verify level: ") for w in warns)

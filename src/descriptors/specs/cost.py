@@ -107,14 +107,49 @@ def estimate_cost(spec, models, db=None) -> tuple[int, float, str]:
     line = (f"estimated cost: ~{jobs} jobs x ~{CALLS_PER_RELAXATION} calls = ~{human(sec)} of calculator time, "
             f"~{human(wall)} on {workers} worker(s) ({info.name}, {info.fidelity}); an estimate: {source}; "
             f"jobs and calls per job from the EMT quick start")
+    verify = getattr(spec, "verify", None)
+    if verify is not None:  # the expensive level: often most of the cost, so it is never left out
+        v_jobs, v_sec, v_line = _verify_cost(spec, verify, models, n_ads, db, human, workers)
+        jobs, sec = jobs + v_jobs, sec + v_sec
+        line += f"\n{v_line}\nestimated total: ~{human(sec)} of calculator time, ~{human(sec / workers)} on " \
+                f"{workers} worker(s)"
     return jobs, sec, line
 
 
+def _verify_cost(spec, verify, models, n_ads, db, human, workers):
+    """(jobs, seconds, line) of the ``[verify]`` level: top_k (or, with ``all``, every) placement per
+    (catalyst, adsorbate), a single point or a relaxation each, plus its clean models and gas
+    references; a ``[finetune]`` screen verifies only its training catalysts, then top_k of the rest."""
+    vinfo = verify.calculator.setting().info
+    per_call, source = seconds_per_call(vinfo.name, vinfo.fidelity, db)
+    calls = 1 if verify.mode == "single-point" else CALLS_PER_RELAXATION
+    picks = SITES_PER_ADSORBATE if verify.all else min(verify.top_k, SITES_PER_ADSORBATE)
+    jobs, sec = 4, 4 * calls * per_call(8)  # gas references
+    for m in models:
+        n = _atoms(m) or 40
+        jobs += 1 + n_ads * picks
+        sec += calls * (per_call(n) + n_ads * picks * per_call(n + ADSORBATE_ATOMS))
+    jobs = int(round(jobs))
+    return jobs, sec, (f"verify level: ~{jobs} jobs x {calls} call(s) ({verify.mode}, "
+                       f"{'every placement' if verify.all else f'top_k = {verify.top_k}'}) = ~{human(sec)} of "
+                       f"calculator time, ~{human(sec / workers)} on {workers} worker(s) ({vinfo.name}, "
+                       f"{vinfo.fidelity}); {source}")
+
+
 def gamma_only_warnings(spec, models) -> list[str]:
-    """A Gamma-only calculator on a periodic cell shorter than MIN_GAMMA_LENGTH in-plane."""
-    info = spec.calculator.setting().info
-    if not info.gamma_only:
-        return []
+    """A Gamma-only calculator ([calculator] or the [verify] level) on a periodic cell shorter than
+    MIN_GAMMA_LENGTH in-plane."""
+    out = []
+    levels = [("", spec.calculator)] + ([("verify level: ", spec.verify.calculator)]
+                                        if getattr(spec, "verify", None) is not None else [])
+    for where, calc in levels:
+        info = calc.setting().info
+        if info.gamma_only:
+            out += [where + w for w in _gamma(info, models)]
+    return out
+
+
+def _gamma(info, models) -> list[str]:
     out = []
     for m in models:
         try:

@@ -16,7 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "descriptors"
 
 # Lower numbers are lower layers; a module may import its own folder and any lower layer.
 LAYERS = {
-    "identity": 0, "convention": 0,
+    "identity": 0, "convention": 0, "lazy": 0,
     "calculators": 1, "geometry": 1,
     "structures": 2, "store": 2, "tasks": 2,
     "specs": 3,

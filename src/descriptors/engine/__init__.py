@@ -8,7 +8,7 @@ needs for Ctrl-C) does not load the calculators the engine imports.
 
 from __future__ import annotations
 
-import importlib
+from descriptors.lazy import lazy_exports
 
 _EXPORTS = {
     "engine": ("PARSL_DIR", "TRAJ_DIR", "Engine", "EngineStats", "StageFailed", "settings_hash"),
@@ -16,20 +16,9 @@ _EXPORTS = {
     "interrupt": ("Interrupted", "exit_code", "interrupts"),
     "jobs": ("Job", "RowExtras"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = ["Engine", "EngineStats", "StageFailed", "settings_hash", "TRAJ_DIR", "PARSL_DIR", "EngineError", "engine_type", "Job",
            "RowExtras", "Interrupted", "interrupts", "exit_code"]
 
 
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__, globals())

@@ -9,7 +9,7 @@ folder (``geometry.flags`` for ``no3rr lookup``) does not load SciPy and the sit
 
 from __future__ import annotations
 
-import importlib
+from descriptors.lazy import lazy_exports
 
 _EXPORTS = {
     "adsorbates": ("ADSORBATES", "ALIASES", "Adsorbate", "BindingMode", "adsorbate_formula_counts", "get_adsorbate",
@@ -22,7 +22,6 @@ _EXPORTS = {
     "site_model": ("Site", "SitePair", "site_position"),
     "site_pairs": ("find_site_pairs",),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     # sites
@@ -38,14 +37,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__, globals())

@@ -84,6 +84,11 @@ def _atoms(model) -> int | None:
         return None
 
 
+def _human(t: float) -> str:
+    """Seconds as a person reads a duration."""
+    return f"{t:.0f} s" if t < 120 else f"{t / 60:.0f} min" if t < 7200 else f"{t / 3600:.1f} h"
+
+
 def estimate_cost(spec, models, db=None) -> tuple[int, float, str]:
     """(jobs, calculator seconds, one line) for a spec: an estimate, saying what it rests on."""
     info = spec.calculator.setting().info
@@ -101,22 +106,19 @@ def estimate_cost(spec, models, db=None) -> tuple[int, float, str]:
     workers = max(1, int(getattr(getattr(spec, "execution", None), "workers", 1) or 1))
     wall = sec / workers
 
-    def human(t):
-        return f"{t:.0f} s" if t < 120 else f"{t / 60:.0f} min" if t < 7200 else f"{t / 3600:.1f} h"
-
-    line = (f"estimated cost: ~{jobs} jobs x ~{CALLS_PER_RELAXATION} calls = ~{human(sec)} of calculator time, "
-            f"~{human(wall)} on {workers} worker(s) ({info.name}, {info.fidelity}); an estimate: {source}; "
+    line = (f"estimated cost: ~{jobs} jobs x ~{CALLS_PER_RELAXATION} calls = ~{_human(sec)} of calculator time, "
+            f"~{_human(wall)} on {workers} worker(s) ({info.name}, {info.fidelity}); an estimate: {source}; "
             f"jobs and calls per job from the EMT quick start")
     verify = getattr(spec, "verify", None)
     if verify is not None:  # the expensive level: often most of the cost, so it is never left out
-        v_jobs, v_sec, v_line = _verify_cost(spec, verify, models, n_ads, db, human, workers)
+        v_jobs, v_sec, v_line = _verify_cost(verify, models, n_ads, db, workers)
         jobs, sec = jobs + v_jobs, sec + v_sec
-        line += f"\n{v_line}\nestimated total: ~{human(sec)} of calculator time, ~{human(sec / workers)} on " \
+        line += f"\n{v_line}\nestimated total: ~{_human(sec)} of calculator time, ~{_human(sec / workers)} on " \
                 f"{workers} worker(s)"
     return jobs, sec, line
 
 
-def _verify_cost(spec, verify, models, n_ads, db, human, workers):
+def _verify_cost(verify, models, n_ads, db, workers):
     """(jobs, seconds, line) of the ``[verify]`` level: top_k (or, with ``all``, every) placement per
     (catalyst, adsorbate), a single point or a relaxation each, plus its clean models and gas
     references; a ``[finetune]`` screen verifies only its training catalysts, then top_k of the rest."""
@@ -131,8 +133,8 @@ def _verify_cost(spec, verify, models, n_ads, db, human, workers):
         sec += calls * (per_call(n) + n_ads * picks * per_call(n + ADSORBATE_ATOMS))
     jobs = int(round(jobs))
     return jobs, sec, (f"verify level: ~{jobs} jobs x {calls} call(s) ({verify.mode}, "
-                       f"{'every placement' if verify.all else f'top_k = {verify.top_k}'}) = ~{human(sec)} of "
-                       f"calculator time, ~{human(sec / workers)} on {workers} worker(s) ({vinfo.name}, "
+                       f"{'every placement' if verify.all else f'top_k = {verify.top_k}'}) = ~{_human(sec)} of "
+                       f"calculator time, ~{_human(sec / workers)} on {workers} worker(s) ({vinfo.name}, "
                        f"{vinfo.fidelity}); {source}")
 
 

@@ -281,8 +281,7 @@ class Store:
 
     # -- lookups -----------------------------------------------------------------
     def get(self, job_id: str):
-        self.fold()
-        rows = list(self.select(job_id=job_id))
+        rows = list(self.select(job_id=job_id))  # select folds the journal first
         if not rows:
             return None
         return max(rows, key=lambda r: r.id)

@@ -154,3 +154,21 @@ def test_fast_reads_import_no_heavy_module(tmp_path, command):
     last = p.stderr.strip().splitlines()[-1]
     assert last.startswith("HEAVY [] "), p.stderr
     assert "E_ads" in p.stdout if command == "lookup" else "planned 1 jobs" in p.stdout
+
+
+def test_lookup_says_why_there_is_no_limiting_potential(tmp_path):
+    """A catalyst without a complete route prints U_L = n/a WITH the analysis' reason, not a bare n/a."""
+    import json
+
+    from descriptors.report.lookup import lookup_derived
+
+    reason = "no complete NO3-(aq) -> NH3 route: *NOH (no intact bound site (dissociated))"
+    summary = tmp_path / "analysis_summary.json"
+    rows = [{"catalyst": "Cu(111)", "U_L_V": None, "PDS": "", "branch": "", "dG_H_eV": -0.36,
+             "missing": "*NOH (no intact bound site (dissociated))", "notes": reason},
+            {"catalyst": "Ag(100)", "U_L_V": -0.8, "PDS": "*NO3->*NO3H", "branch": "O", "dG_H_eV": 0.2}]
+    summary.write_text(json.dumps({"catalysts": rows, "corrections": "computed"}))
+    d, line = lookup_derived(str(tmp_path / "screen.db"), "Cu(111)", summary)
+    assert d["U_L_V"] is None and f"U_L = n/a ({reason})" in line
+    d, line = lookup_derived(str(tmp_path / "screen.db"), "Ag(100)", summary)
+    assert "U_L = -0.800 V vs RHE" in line and "n/a" not in line

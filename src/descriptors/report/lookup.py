@@ -27,7 +27,7 @@ def lookup_derived(db, catalyst: str, summary_path: str | Path | None = None) ->
             d = {k: row.get(k) for k in keep}
             d.update({"corrections": data.get("corrections"), "nitrate_reference": data.get("nitrate_reference"),
                       "analysis": str(summary_path)})
-            ul = "n/a" if d["U_L_V"] is None else f"{d['U_L_V']:+.3f} V vs RHE"
+            ul = f"{d['U_L_V']:+.3f} V vs RHE" if d["U_L_V"] is not None else _no_ul(row)
             used = (f"USES FLAGGED DATA ({d['flagged_used']}; analysis use_flagged = true)" if d.get("flagged_used")
                     else "from unflagged data only")
             unconv = row.get("unconverged_used")
@@ -36,5 +36,11 @@ def lookup_derived(db, catalyst: str, summary_path: str | Path | None = None) ->
                     + (f"; unconverged: {unconv}" if unconv else "") + f" ({summary_path})")
             return d, note
     return None, f"derived: {catalyst} not in {summary_path}"
+
+
+def _no_ul(row: dict) -> str:
+    """'n/a' with the analysis' reason (the route it could not complete and the species missing)."""
+    why = row.get("notes") or (f"missing {row['missing']}" if row.get("missing") else "")
+    return f"n/a ({why})" if why else "n/a"
 
 

@@ -152,7 +152,8 @@ def gamma_only_warnings(spec, models) -> list[str]:
 
 
 def _gamma(info, models) -> list[str]:
-    out = []
+    """One line per calculator level: every catalyst model whose cell is too short in-plane."""
+    small = []
     for m in models:
         try:
             atoms = m.build()
@@ -160,7 +161,9 @@ def _gamma(info, models) -> list[str]:
             continue
         lengths = atoms.cell.lengths()[:2]
         if min(lengths) < MIN_GAMMA_LENGTH:
-            out.append(f"{m.name}: calculator {info.name} uses the Gamma point only and the cell is "
-                       f"{lengths[0]:.1f} x {lengths[1]:.1f} A in-plane (< {MIN_GAMMA_LENGTH:g} A): k-point error in "
-                       "the energies; raise catalysts.size (e.g. [4, 4] or more) or use a calculator with k-points")
-    return out
+            small.append(f"{m.name} {lengths[0]:.1f} x {lengths[1]:.1f} A")
+    if not small:
+        return []
+    return [f"calculator {info.name} uses the Gamma point only and {len(small)} of {len(models)} catalyst "
+            f"model(s) are shorter than {MIN_GAMMA_LENGTH:g} A in-plane ({'; '.join(small)}): k-point error in "
+            "the energies; raise catalysts.size (e.g. [4, 4] or more) or use a calculator with k-points"]

@@ -116,23 +116,27 @@ class VectorEMT(EMT):
         i, j, s = half_pairs(atoms.pbc, atoms.cell.array, atoms.positions, self.rc_list + self.skin)
         p, zi, zj = self.par, self.ia2iz[i], self.ia2iz[j]
         chi = self.chi[zi, zj]  # n0_j / n0_i
+        eta, s0, kappa, nh = p["eta2"], p["s0"], p["kappa"], p["neghalfv0overgamma2"]
+        cell = atoms.cell
         self._pairs = {
-            "i": i, "j": j,
-            "offset": s @ atoms.cell.array,
-            "positions": atoms.positions.copy(), "cell": atoms.cell.array.copy(), "pbc": atoms.pbc.copy(),
-            "eta_i": p["eta2"][zi], "eta_j": p["eta2"][zj],
-            "bs0_i": beta * p["s0"][zi], "bs0_j": beta * p["s0"][zj],
-            "kb_i": p["kappa"][zi] / beta, "kb_j": p["kappa"][zj] / beta,
-            "s0_i": p["s0"][zi], "s0_j": p["s0"][zj],
-            "k_i": p["kappa"][zi], "k_j": p["kappa"][zj],
-            "chi_ij": chi, "chi_ji": 1.0 / chi,
-            "nh_i": p["neghalfv0overgamma2"][zi], "nh_j": p["neghalfv0overgamma2"][zj],
+            "i": i, "j": j, "n": len(atoms),
+            "offset": s @ cell.array,
+            "positions": atoms.positions.copy(), "cell": cell.array.tobytes(), "pbc": atoms.pbc.tobytes(),
+            "volume": cell.volume if cell.rank == 3 else None,
+            # sigma1 of i gets chi_ij exp(-eta_j (r - beta s0_j)) w: exp(log chi_ij + eta_j beta s0_j - eta_j r) w
+            "eta_i": eta[zi], "eta_j": eta[zj],
+            "c1_i": np.log(chi) + eta[zj] * beta * s0[zj], "c1_j": -np.log(chi) + eta[zi] * beta * s0[zi],
+            # the pair energy: nh_i chi_ij exp(-kappa_j (r / beta - s0_j)) w, and the same from j's side
+            "kb_i": kappa[zi] / beta, "kb_j": kappa[zj] / beta,
+            "c2_i": kappa[zj] * s0[zj], "c2_j": kappa[zi] * s0[zi],
+            "nh_i": nh[zi] * chi, "nh_j": nh[zj] / chi,
         }
         self.builds += 1
 
     def _pairs_valid(self, atoms) -> bool:
         q = self._pairs
-        if q is None or not np.array_equal(q["cell"], atoms.cell.array) or not np.array_equal(q["pbc"], atoms.pbc):
+        if (q is None or q["n"] != len(atoms) or q["cell"] != atoms.cell.array.tobytes()
+                or q["pbc"] != atoms.pbc.tobytes()):
             return False
         if len(atoms) == 0:
             return True
@@ -150,44 +154,45 @@ class VectorEMT(EMT):
         q = self._pairs
         n = len(atoms)
         i, j = q["i"], q["j"]
-        d = atoms.positions[j] - atoms.positions[i] + q["offset"]
+        pos = atoms.positions
+        d = pos[j] - pos[i] + q["offset"]
         r = np.sqrt(np.einsum("ij,ij->i", d, d))
         inside = r < self.rc_list  # ASE's mask: the skin's extra pairs contribute exactly nothing
-        w = np.where(inside, 1.0 / (1.0 + np.exp(self.acut * (r - self.rc))), 0.0)
-        dw = self.acut * (w - 1.0)  # dw/dr / w
-        # sigma1 terms: a_j = density of j at i (ASE's dsigma1s of i without chi), a_i the other way
-        a_j = np.exp(-q["eta_j"] * (r - q["bs0_j"])) * w
-        a_i = np.exp(-q["eta_i"] * (r - q["bs0_i"])) * w
-        s1_i = q["chi_ij"] * a_j  # into sigma1 of i
-        s1_j = q["chi_ji"] * a_i  # into sigma1 of j
+        w = 1.0 / (1.0 + np.exp(self.acut * (r - self.rc)))
+        w *= inside
+        dw = self.acut * (w - 1.0)  # (dw/dr) / w
+        # sigma1: ASE's dsigma1s of i (s1_i, the density of j at i) and of j (s1_j)
+        s1_i = np.exp(q["c1_i"] - q["eta_j"] * r) * w
+        s1_j = np.exp(q["c1_j"] - q["eta_i"] * r) * w
         sigma1 = np.bincount(i, s1_i, n) + np.bincount(j, s1_j, n)
-        has = (np.bincount(i, inside, n) + np.bincount(j, inside, n)) > 0  # ASE skips atoms without neighbours
+        counted = np.bincount(i, inside, n) + np.bincount(j, inside, n)
         energies = np.zeros(n)
         deds = np.zeros(n)
-        if has.any():
-            z = self.ia2iz[has]
-            p = self.par
-            e0, v0, eta, lmd, kap = p["E0"][z], p["V0"][z], p["eta2"][z], p["lambda"][z], p["kappa"][z]
-            sg = sigma1[has]
-            ds = -np.log(sg * p["inv12gamma1"][z]) / (beta * eta)
-            lds = lmd * ds
-            el = np.exp(-lds)
-            sixv = 6.0 * v0 * np.exp(-kap * ds)
-            energies[has] = e0 * (1.0 + lds) * el + sixv
-            deds[has] = (-e0 * lmd * lds * el - kap * sixv) / (-beta * eta * sg)
-        # sigma2 terms (the pair part of the atomic-sphere correction): each atom of a pair gets the same share
-        es = q["nh_i"] * q["chi_ij"] * np.exp(-q["k_j"] * (r / beta - q["s0_j"])) * w
-        eo = q["nh_j"] * q["chi_ji"] * np.exp(-q["k_i"] * (r / beta - q["s0_i"])) * w
+        has = counted > 0  # ASE skips atoms without neighbours
+        z = self.ia2iz[has]
+        p = self.par
+        e0, v0, eta, lmd, kap = p["E0"][z], p["V0"][z], p["eta2"][z], p["lambda"][z], p["kappa"][z]
+        sg = sigma1[has]
+        ds = -np.log(sg * p["inv12gamma1"][z]) / (beta * eta)
+        lds = lmd * ds
+        el = np.exp(-lds)
+        sixv = 6.0 * v0 * np.exp(-kap * ds)
+        energies[has] = e0 * (1.0 + lds) * el + sixv
+        deds[has] = (-e0 * lmd * lds * el - kap * sixv) / (-beta * eta * sg)
+        # sigma2, the pair part of the atomic-sphere correction (ASE's es, eo): each atom gets half of both
+        es = q["nh_i"] * np.exp(q["c2_i"] - q["kb_j"] * r) * w
+        eo = q["nh_j"] * np.exp(q["c2_j"] - q["kb_i"] * r) * w
         half = 0.5 * (es + eo)
         energies += np.bincount(i, half, n) + np.bincount(j, half, n)
         energies -= self._e0  # ASE (ASAP) convention: energy relative to the isolated atoms
-        # dE/dr of the pair over r, then force on i along d = r_j - r_i and the opposite on j
-        g = (es * (dw - q["kb_j"]) + eo * (dw - q["kb_i"])
-             + deds[i] * s1_i * (dw - q["eta_j"]) + deds[j] * s1_j * (dw - q["eta_i"]))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(inside, g / r, 0.0)
+        # (dE/dr) / r of the pair: force on i along d = r_j - r_i, the opposite on j
+        x = deds[i] * s1_i
+        y = deds[j] * s1_j
+        g = dw * (es + eo + x + y) - (es * q["kb_j"] + eo * q["kb_i"] + x * q["eta_j"] + y * q["eta_i"])
+        g *= inside
+        g /= np.where(inside, r, 1.0)
         f = g[:, None] * d
-        forces = np.zeros((n, 3))
+        forces = np.empty((n, 3))
         for k in range(3):
             forces[:, k] = np.bincount(i, f[:, k], n) - np.bincount(j, f[:, k], n)
         energy = np.add.reduce(energies, axis=0)
@@ -195,9 +200,9 @@ class VectorEMT(EMT):
         self.results["energy"] = self.results["free_energy"] = energy
         self.results["energies"] = energies
         self.results["forces"] = forces
-        if atoms.cell.rank == 3:
+        if q["volume"] is not None:
             stress = d.T @ f  # ASE's sum of 0.5 d (x) f over both visits of each pair
-            stress = (stress + stress.T) * 0.5 / atoms.get_volume()
+            stress = (stress + stress.T) * (0.5 / q["volume"])
             self.stress = stress
             self.results["stress"] = stress.flat[[0, 4, 8, 5, 2, 1]]
         elif "stress" in properties:

@@ -199,6 +199,9 @@ def test_one_calculator_over_a_relaxation_rebuilds_its_pairs_only_when_needed():
         assert e == pytest.approx(r.get_potential_energy(), abs=TOL)
         assert np.abs(f - r.get_forces()).max() < TOL
         builds.append(calc.builds)
+        # the calculator keeps its own copy of what it computed (ASE's Calculator.calculate semantics)
+        assert calc.atoms is not s and not np.shares_memory(calc.atoms.positions, s.positions)
+        assert np.array_equal(calc.atoms.positions, s.positions) and calc.check_state(s) == []
     assert builds[0] == 1 and builds[5] == 1 and builds[6] == 2  # small moves reuse the list
     s.set_cell(s.cell.array * 1.01, scale_atoms=True)
     _compare(s, calc)

@@ -264,8 +264,10 @@ def test_implementation_is_selectable_and_not_part_of_the_identity():
 
 SPEC = {
     "name": "emt-impl", "adsorbates": ["H", "NO3"],
+    # "relaxed": the lattice constant from an EOS fit with EMT, as in the quick start, so that the whole chain
+    # bulk -> clean -> placements is resumed from stored results
     "catalysts": [{"type": "slab", "metals": ["Cu", "Pt"], "facets": ["111"], "size": [2, 2], "layers": 3,
-                   "fixed_layers": 1, "vacuum": 6.0, "lattice_constant": "experimental"}],
+                   "fixed_layers": 1, "vacuum": 6.0, "lattice_constant": "relaxed"}],
     "relax": {"fmax": 0.05, "steps": 200}, "placement": {"site_kinds": ["hollow"]},
 }
 

@@ -4,7 +4,8 @@
 
 Benchmarks (``--only``): overhead, parallel, resume, relax, sites, memory, store, ml, faults (fault
 injection: benchmarks/faults.py), reads (wall time of lookup, status, analyze: benchmarks/reads.py),
-cost (seconds per calculator call: benchmarks/costcal.py; ``--write-cost-table`` ships them), finetune and
+cost (seconds per calculator call: benchmarks/costcal.py; ``--write-cost-table`` ships them), emt (ASE's EMT
+against the vectorised one behind ``emt``, per call and inside relaxations: benchmarks/emtcalls.py), finetune and
 finetune-metals (CHGNet fine-tuned on GFN1-xTB, measured on catalysts it never saw: benchmarks/finetune.py).
 Each figure is a
 ratio or a per-job number measured within one run, so that it survives a loaded machine; the
@@ -31,7 +32,7 @@ from . import cases
 from .screens import REPO, measure_screen
 
 NAMES = ("overhead", "parallel", "resume", "relax", "sites", "memory", "store", "ml", "faults", "reads", "cost",
-         "finetune", "finetune-metals")
+         "emt", "finetune", "finetune-metals")
 DEFAULT_OUT = REPO / "results" / "benchmarks.json"
 
 
@@ -363,6 +364,10 @@ def render(result: dict[str, Any]) -> str:
         from .costcal import render_cost
 
         out += ["", *render_cost(b["cost"])]
+    if "emt" in b:
+        from .emtcalls import render_emtcalls
+
+        out += ["", *render_emtcalls(b["emt"])]
     if "faults" in b:
         f = b["faults"]
         out += ["", f"Fault injection: {f['rounds']} faults ({', '.join(str(e['fault']) for e in f['events'])}), "
@@ -465,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         for name in ("relax", "sites", "store", "ml", "overhead", "parallel", "resume", "memory", "faults", "reads",
-                     "cost", "finetune", "finetune-metals"):
+                     "cost", "emt", "finetune", "finetune-metals"):
             if name not in names:
                 continue
             log(f"benchmark {name}")
@@ -494,6 +499,10 @@ def main(argv: list[str] | None = None) -> int:
                 from .costcal import run_costcal
 
                 result["benchmarks"][name] = run_costcal(write=args.write_cost_table, log=log)
+            elif name == "emt":
+                from .emtcalls import run_emtcalls
+
+                result["benchmarks"][name] = run_emtcalls(args.quick, log=log)
             else:
                 result["benchmarks"][name] = globals()[f"bench_{name}"](run)
             _write(out, result, run, t0)  # a benchmark interrupted later keeps the figures so far

@@ -70,6 +70,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     import descriptors.tasks.optimizers as op
     import descriptors.tasks.relax as rl
     import descriptors.workflows.screen as scr
+    from descriptors.calculators.emt import VectorEMT
     from descriptors.specs import parse_spec
     from descriptors.store.db import Store
 
@@ -81,7 +82,8 @@ def main(argv: list[str]) -> dict[str, Any]:
     spec_d["name"] = "jobcost"
     tm = Timers()
     for owner, name, cat in [
-        (EMT, "calculate", "calculator (EMT.calculate)"),
+        (EMT, "calculate", "calculator (EMT.calculate)"),  # ASE's (calculator.params.implementation = "ase")
+        (VectorEMT, "calculate", "calculator (EMT.calculate)"),  # the default implementation of "emt"
         (cc.Calculator, "get_property", "property reads + state checks"),
         (tr.TrajectoryWriter, "write", "trajectory writes"),
         (bf.BFGS, "step", "optimizer step (BFGS update, eigh, state file)"),

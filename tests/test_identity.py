@@ -7,8 +7,15 @@ import json
 import random
 
 import numpy as np
+import pytest
 
-from descriptors.identity import canonical, job_id, settings_digest, text_hash
+from descriptors.identity import (
+    canonical,
+    job_id,
+    never_a_number,
+    settings_digest,
+    text_hash,
+)
 
 
 def _reference_canonical(obj):
@@ -60,4 +67,8 @@ def test_text_hash_marks_exactly_what_float_reads():
               for k in range(4000)]
     for h in cases:
         assert text_hash(h) == _reference_text_hash(h), h
+        if never_a_number(h):  # the shortcut ase.db's key check takes too (store/rowdata.py)
+            for parse in (float, int):
+                with pytest.raises(ValueError):
+                    parse(h)
     assert sum(text_hash(h) != h for h in cases) > 10  # the numeric-looking case is exercised

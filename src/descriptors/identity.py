@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["canonical", "job_id", "structure_hash", "settings_digest", "text_hash"]
+__all__ = ["canonical", "job_id", "structure_hash", "settings_digest", "text_hash", "never_a_number"]
 
 
 def _canonical_encoder():
@@ -48,11 +48,17 @@ def canonical(obj: Any) -> str:
 _FLOAT_CHARS = frozenset("0123456789.+-_eE \t\n\r\x0b\x0ciInNfFtTyYaA")
 
 
+def never_a_number(text: str) -> bool:
+    """True when ``float(text)`` (and so ``int(text)``) certainly fails: an ASCII text with a
+    character neither accepts.  False means "maybe": ask ``float`` itself."""
+    return text.isascii() and not _FLOAT_CHARS.issuperset(text)
+
+
 def text_hash(h: str) -> str:
     """A hex digest that ase.db keeps as text: one that reads as a number (all digits, or digits
     around one 'e', e.g. '05024405718e3685') is refused by ase.db, so its first character becomes 'x'.
     Every other digest is unchanged, so existing identities stay valid."""
-    if h.isascii() and not _FLOAT_CHARS.issuperset(h):
+    if never_a_number(h):
         return h  # a character float() never accepts (b, c, d of a hex digest): not a number
     try:
         float(h)

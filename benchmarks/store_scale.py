@@ -144,6 +144,20 @@ def _clone_fill(store, template_job_id: str, n: int, start: int) -> None:
         cur.execute(f"SELECT * FROM {t} WHERE id = {ph}", (tid,))
         rows[t] = ([d[0] for d in cur.description], cur.fetchall())
     ids = [job_id({"bench": "store-scale", "i": i}) for i in range(start, start + n)]
+    if pg:  # on the server: the template row once per new id (a client-side copy took minutes)
+        new_ids = list(range(top + 1, top + 1 + n))
+        for t in tables:
+            cols = rows[t][0]
+            expr = {"id": "u.nid", "unique_id": "lpad(to_hex(u.nid), 32, '0')",
+                    "key_value_pairs": "jsonb_set(s.key_value_pairs, '{job_id}', to_jsonb(u.jid))"} if t == "systems" \
+                else {"id": "u.nid", "value": "CASE WHEN s.key = 'job_id' THEN u.jid ELSE s.value END"} \
+                if t == "text_key_values" else {"id": "u.nid"}
+            select = ", ".join(expr.get(c, f"s.{c}") for c in cols)
+            cur.execute(f"INSERT INTO {t} ({', '.join(cols)}) SELECT {select} FROM {t} s, "
+                        "unnest(%s::int[], %s::text[]) AS u(nid, jid) WHERE s.id = %s", (new_ids, ids, tid))
+        cur.execute("SELECT setval('systems_id_seq', (SELECT MAX(id) FROM systems))")
+        raw.commit()
+        return
     for t in tables:
         cols, tmpl = rows[t]
         out = []

@@ -389,15 +389,16 @@ def render_store(s: dict[str, Any]) -> list[str]:
     for b in s["backends"]:
         r, rl, w, wl = b["resume"], b["resume_legacy"], b["write"], b["write_legacy"]
         wd = b.get("write_direct") or {}
-        rows.append([b["backend"], b["jobs"], r["plan_s"], r["run_s"], rl["run_s"], r["cpu_s"], r["peak_mb"],
-                     rl["peak_mb"], w["results_per_s"], w["store_writes_per_s"], w["store_writes_per_cpu_s"],
+        rows.append([b["backend"], b["jobs"], r["plan_s"], r["run_s"], rl.get("run_s"), r["cpu_s"], r["peak_mb"],
+                     rl.get("peak_mb"), w["results_per_s"], w.get("results_per_cpu_s"), w["store_writes_per_s"],
+                     w["store_writes_per_cpu_s"],
                      wd.get("results_per_s"), wd.get("store_writes_per_cpu_s"),
                      wl["results_per_s"], wl["store_writes_per_s"], wl["store_writes_per_cpu_s"]])
     out = [f"Store at scale: synthetic screen, zero-cost jobs through Engine.run and Store "
            f"(goals: resume <= {g['resume_s']:.0f} s and <= {g['resume_peak_mb']:.0f} MB; >= {g['results_per_s']:.0f} "
            f"results/s; SIGKILL loses {g['lost_on_sigkill']})",
            _table(["backend", "jobs", "plan s", "resume s", "before s", "resume cpu s", "peak MB", "before MB",
-                   "results/s", "writes/s", "writes/cpu-s", "direct results/s", "direct writes/cpu-s",
+                   "results/s", "results/cpu-s", "writes/s", "writes/cpu-s", "direct results/s", "direct writes/cpu-s",
                    "before results/s", "before writes/s", "before writes/cpu-s"], rows),
            "(plan: making the Job objects (the benchmark's, not the tool's work); resume: Engine.run with nothing "
            "to compute (plan file, statuses, pending); before: the code before issue 16, same store, same run; "

@@ -10,7 +10,6 @@ is never computed again.  What a worker runs for a job of each kind is in tasks/
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from ase import Atoms
@@ -18,6 +17,21 @@ from ase import Atoms
 from descriptors.identity import job_id
 
 __all__ = ["Job", "RowExtras"]
+
+
+class _hashed_once:
+    """``functools.cached_property`` without its lock (Python < 3.12 takes one per first access:
+    a quarter of the time of hashing 100,000 small recipes): the value is stored in the instance's
+    ``__dict__`` on first access and read from there afterwards."""
+
+    def __init__(self, func):
+        self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
 
 
 @dataclass
@@ -36,7 +50,7 @@ class Job:
         if not self.label:
             self.label = f"{self.kind} {self.meta.get('catalyst', '')}".strip()
 
-    @cached_property
+    @_hashed_once
     def id(self) -> str:
         """The identity of the recipe, hashed once: a recipe is complete when the job is made
         (planning, resuming and recording a 100,000-job screen ask for it several times)."""

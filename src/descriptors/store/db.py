@@ -34,8 +34,9 @@ STATUS_OK = "ok"
 STATUS_UNCONVERGED = "unconverged"  # optimizer hit its step limit; energy kept, flagged
 STATUS_FAILED = "failed"  # exception: no energy
 
-# one scan of the key index; rows in id order, so that the newest row of a job wins
-_STATUS_SQL = "SELECT id, key, value FROM text_key_values WHERE key IN ('job_id', 'status') ORDER BY id"
+# two searches of the key index; job rows in id order, so that the newest row of a job wins
+_STATUS_SQL = "SELECT id, value FROM text_key_values WHERE key = 'status'"
+_JOB_SQL = "SELECT id, value FROM text_key_values WHERE key = 'job_id' ORDER BY id"
 _INDEX_SQL = "CREATE INDEX IF NOT EXISTS no3rr_text_key_value ON text_key_values(key, value)"
 # ase.db select options the SQLite reader leaves to ase.db
 _ASE_ONLY_OPTIONS = {"limit", "offset", "sort", "columns", "explain", "verbosity", "filter"}
@@ -200,10 +201,9 @@ class Store:
         con = self._connection()
         cur = con.cursor()
         cur.execute(_STATUS_SQL)
-        by_row: dict[int, list] = {}
-        for row_id, key, value in cur.fetchall():
-            by_row.setdefault(row_id, [None, None])[key == "status"] = value
-        return {jid: status for jid, status in by_row.values() if jid is not None}
+        status = dict(cur.fetchall())
+        cur.execute(_JOB_SQL)
+        return {jid: status.get(row_id) for row_id, jid in cur.fetchall()}
 
     # -- the connection writes go through -----------------------------------------
     def _connection(self):
@@ -249,11 +249,6 @@ class Store:
             con.rollback()
         self._con = con
         return con
-
-    def _ids(self, job_id: str) -> list[int]:
-        cur = self._connection().cursor()
-        cur.execute("SELECT id FROM text_key_values WHERE key = 'job_id' AND value = ?", (job_id,))
-        return [int(r[0]) for r in cur.fetchall()]
 
     def _ids_many(self, job_ids) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
@@ -340,7 +335,7 @@ class Store:
             return None
         con = self._connection()
         try:
-            row_id = self._insert(con, meta["job_id"], row, data or {})
+            row_id = self._insert(con, [(meta["job_id"], row, data or {})])[0]
             if not self._bulk:
                 con.commit()
         except BaseException:
@@ -348,17 +343,18 @@ class Store:
             raise
         return row_id
 
-    def _insert(self, con, job_id: str, row, data, old: list[int] | None = None) -> int:
-        """The new row of a job and the removal of its earlier rows (``old``: looked up if not
-        given), in the open transaction."""
-        old = self._ids(job_id) if old is None else old
-        self.db.connection, self.db.change_count = con, 1
-        try:
-            if old:  # first: a row folded again from the journal keeps its unique_id
-                self.db._delete(con.cursor(), old)
-            return self.db._write(row, {}, data, None)
-        finally:
-            self.db.connection = None
+    def _insert(self, con, batch: list[tuple[str, Any, Any]], old: dict[str, list[int]] | None = None) -> list[int]:
+        """The new rows of ``batch`` (``(job_id, AtomsRow, data)``) and the removal of their jobs'
+        earlier rows (``old``: looked up if not given), in the open transaction, one statement per
+        table for the whole batch (store/rowwrite.py).  A job twice in a batch (a retried failure)
+        keeps its last row only.  Returns the new row ids, in order."""
+        from descriptors.store.rowwrite import write_rows
+
+        last = {job_id: k for k, (job_id, _, _) in enumerate(batch)}
+        batch = [b for k, b in enumerate(batch) if last[b[0]] == k]
+        old = self._ids_many(last) if old is None else old
+        stale = [i for job_id in last for i in old.get(job_id, [])]
+        return write_rows(self.db, con, [(row, data) for _, row, data in batch], stale, self.is_url)
 
     # -- the results journal (journal.py) ------------------------------------------------
     def use_journal(self, path: str | Path) -> int:
@@ -385,10 +381,7 @@ class Store:
             return
         con = self._connection()
         try:
-            # the earlier rows of every job of the batch in one query (a round trip less per row)
-            old = self._ids_many({job_id for job_id, _, _ in self._pending})
-            for job_id, row, data in self._pending:
-                old[job_id] = [self._insert(con, job_id, row, data, old.get(job_id, []))]
+            self._insert(con, self._pending)  # one statement per table for the whole batch
             con.commit()
         except BaseException:
             con.rollback()

@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import time
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,18 @@ def plan_db(out: str | Path, recorded: str) -> str:
     if not inside.exists() and (Path(out) / p.name).exists():
         return str(Path(out) / p.name)
     return str(inside)
+
+
+_q = encode_basestring_ascii  # json.dumps of a str (ensure_ascii), the C function it calls
+
+
+def _entry(v: dict[str, Any]) -> str:
+    """``json.dumps(v)`` of a plan entry: the usual {kind, label, stage} of text formatted directly
+    (100,000 jobs: 0.3 s instead of 0.8 s), anything else by json."""
+    if len(v) == 3 and type(v.get("kind")) is str and type(v.get("label")) is str and type(v.get("stage")) is str \
+            and list(v) == ["kind", "label", "stage"]:
+        return f'{{"kind": {_q(v["kind"])}, "label": {_q(v["label"])}, "stage": {_q(v["stage"])}}}'
+    return json.dumps(v)
 
 
 class Plan:
@@ -111,7 +124,7 @@ class Plan:
         # one job per line, written by json's C encoder (``indent`` would use its pure-Python one:
         # 3 s for 100,000 jobs); still one JSON document
         head = json.dumps({k: v for k, v in data.items() if k != "jobs"}, indent=1)[:-2]
-        lines = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in data["jobs"].items())
+        lines = ",\n".join(f"  {_q(k)}: {_entry(v)}" for k, v in data["jobs"].items())
         tmp.write_text(f'{head},\n "jobs": {{\n{lines}\n }}\n}}\n' if lines else f'{head},\n "jobs": {{}}\n}}\n')
         os.replace(tmp, self.path)
         self._saved = True

@@ -16,7 +16,7 @@ from ase import Atoms
 from ase.db.core import now
 from ase.db.row import AtomsRow
 
-from descriptors.identity import text_hash
+from descriptors.identity import never_a_number, text_hash
 
 _RESERVED = {"id", "unique_id", "ctime", "mtime", "user", "calculator", "energy", "natoms", "formula",
              "charge", "fmax", "smax", "magmom", "mass", "volume", "pbc", "age", "key_value_pairs", "data"}
@@ -58,7 +58,8 @@ def _checked(kvp: dict[str, Any]) -> dict[str, Any]:
         _CHECKED_KEYS.update(new)
     for k, v in kvp.items():
         if isinstance(v, str):
-            if not isinstance(convert_str_to_int_float_bool_or_str(v), str):
+            if v in ("True", "False") or not never_a_number(v) and not isinstance(
+                    convert_str_to_int_float_bool_or_str(v), str):
                 raise ValueError(f"Value {v} of {k!r} is put in as string but reads as a number or a boolean")
         elif not isinstance(v, (numbers.Real, np.bool_)):
             raise ValueError(f"Bad value for {k!r}: {v}")

@@ -117,12 +117,12 @@ class Runner:
     def main(self) -> dict[str, Any]:
         spec = cases.emt_main(self.quick, self.spec_path)
         w = self.main_workers or min(int(spec.get("execution", {}).get("workers", 2)), os.cpu_count() or 1)
-        if self.quick or self.spec_path:
-            return self.parallel(w)
         return self._run(f"emt-w{w}", spec, w)
 
     def parallel(self, workers: int) -> dict[str, Any]:
         spec = cases.emt_parallel(self.quick, self.spec_path)
+        if spec == cases.emt_main(self.quick, self.spec_path):  # the same screen: one run serves both
+            return self._run(f"emt-w{workers}", spec, workers)
         return self._run(f"emt-par-w{workers}", spec, workers)
 
     def xtb(self) -> dict[str, Any]:

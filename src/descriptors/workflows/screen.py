@@ -34,6 +34,7 @@ from descriptors.workflows.stages import (
     adsorption_check,
     bulk_jobs,
     clean_jobs,
+    find_sites_ahead,
     plan_adsorbate_jobs,
     record_clean_check,
     run_gas_references,
@@ -185,10 +186,14 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     mu, gjobs = run_gas_references(engine, setting, relax, box=spec.gas_box)
 
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
+    # sites found while the clean models relax on the workers (not in between, with the workers idle)
+    ahead = find_sites_ahead(list(ideal.values()), adsorbates, spec) if engine.kind != "serial" else None
     engine.run(cjobs, "clean models")
     djobs = dband_jobs(cjobs, store, setting)
     engine.run(djobs, "d-band centres", postprocess=dband_post)
 
+    if ahead is not None:
+        ahead.join()
     ajobs: list[Job] = []
     clean_energy: dict[str, float] = {}
     clean_refs: dict[str, Any] = {}  # relaxed clean model + its site list: the anomaly checks' reference

@@ -32,7 +32,8 @@ from descriptors.structures.gas import GAS_REFERENCES, gas_molecule
 from descriptors.structures.slabs import bulk_cell, reference_lattice
 from descriptors.tasks import JobOutcome, RelaxSettings
 
-__all__ = ["bulk_jobs", "gas_jobs", "run_gas_references", "adsorption_record", "adsorption_check", "clean_jobs", "plan_adsorbate_jobs",
+__all__ = ["bulk_jobs", "gas_jobs", "run_gas_references", "adsorption_record", "adsorption_check", "clean_jobs",
+           "find_sites_ahead", "plan_adsorbate_jobs",
            "record_clean_check", "adsorbate_label", "BULK_MIN_LENGTH_GAMMA", "EOS"]
 
 BULK_MIN_LENGTH_GAMMA = 10.0  # A; bulk supercell edge for Gamma-only calculators
@@ -173,6 +174,30 @@ def clean_jobs(models, store, bulk_ids, setting, relax, skipped: list[str]) -> t
         jobs.append(job)
         ideal[job.id] = atoms
     return jobs, ideal
+
+
+def find_sites_ahead(ideal: list, adsorbates: list[str], spec: Spec):
+    """Find the sites and site pairs of the ideal clean models in a background thread while they
+    relax (the geometry layer caches them: site_finder, site_pairs), so that planning the adsorbate
+    jobs after the clean stage does not keep the workers waiting.  Returns the started thread
+    (join it before planning); an error is left for the planning to raise."""
+    import threading
+
+    placement = spec.placement
+    pairs = placement.bidentate and any(m.bidentate for n in adsorbates for m in ADSORBATES[n].modes)
+
+    def work() -> None:
+        try:
+            for atoms in ideal:
+                find_sites(atoms)
+                if pairs:
+                    find_site_pairs(atoms, max_distance=placement.max_pair_distance)
+        except Exception:
+            pass
+
+    th = threading.Thread(target=work, name="no3rr-sites-ahead", daemon=True)
+    th.start()
+    return th
 
 
 def plan_adsorbate_jobs(

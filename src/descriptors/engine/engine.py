@@ -11,7 +11,8 @@ concurrent writers.  Jobs already stored (ok, unconverged, or failed unless ``re
 not computed again.  A failed job -- calculator exception, SCF not converged, worker lost to a
 wall-time kill -- is recorded with its reason, last energy/fmax, steps and wall time; the rest
 go on.  Relaxations write ``trajectories/<job_id>.traj`` under the work directory, so a job
-killed mid-relaxation restarts from its last geometry.
+killed mid-relaxation restarts from its last geometry.  What a stage stores with a result (an
+adsorbate's energy and geometry flags) is the job's ``Check``, worked out in the worker (jobs.py).
 """
 
 from __future__ import annotations

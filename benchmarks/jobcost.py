@@ -67,6 +67,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     from ase.calculators.emt import EMT
 
     import descriptors.engine.engine as eng
+    import descriptors.geometry.adsorption_row as ar
     import descriptors.tasks.optimizers as op
     import descriptors.tasks.relax as rl
     import descriptors.workflows.screen as scr
@@ -92,6 +93,8 @@ def main(argv: list[str]) -> dict[str, Any]:
         (Store, "write", "store writes"), (Store, "fold", "store folds"),
         (Store, "statuses", "store lookups"), (Store, "get", "store lookups"),
         (scr, "adsorption_record", "anomaly checks + adsorption record (driver)"),
+        (ar, "adsorbate_row", "anomaly checks + adsorption record (worker: jobs.Check)"),
+        (scr, "clean_reference", "clean reference: site list + clean checks (driver)"),
         (scr, "plan_adsorbate_jobs", "site finding + placement (driver)"),
         (scr, "clean_jobs", "clean models build (driver)"),
         (scr, "analyze_screen", "analysis (once)"), (scr, "write_tables", "tables (once)"),

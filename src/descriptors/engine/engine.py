@@ -11,7 +11,8 @@ concurrent writers.  Jobs already stored (ok, unconverged, or failed unless ``re
 not computed again.  A failed job -- calculator exception, SCF not converged, worker lost to a
 wall-time kill -- is recorded with its reason, last energy/fmax, steps and wall time; the rest
 go on.  Relaxations write ``trajectories/<job_id>.traj`` under the work directory, so a job
-killed mid-relaxation restarts from its last geometry.
+killed mid-relaxation restarts from its last geometry.  What a stage stores with a result (an
+adsorbate's energy and geometry flags) is the job's ``Check``, worked out in the worker (jobs.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, Callable
 from descriptors.calculators import CalculatorSetting
 from descriptors.engine.executors import EngineError, ParslExecutor, engine_type
 from descriptors.engine.interrupt import Interrupted, on_second, requested
-from descriptors.engine.jobs import Job, RowExtras
+from descriptors.engine.jobs import Job, RowExtras, run_check
 from descriptors.engine.progress import progress_bar
 from descriptors.identity import settings_digest
 from descriptors.store.db import STATUS_FAILED, STATUS_OK, STATUS_UNCONVERGED, Store
@@ -107,6 +108,7 @@ class Engine:
         if journal is not None and not store.readonly:
             self.replayed = store.use_journal(journal)
         self.executor = None
+        self._blobs: dict[str, bytes] = {}  # jobs.Check.shared, pickled once per key
         threads = getattr(engine, "cores_per_job", None) or 1
         # resubmissions of a job whose worker died, before it is recorded as worker-lost
         retries = getattr(engine, "retries", None)
@@ -115,6 +117,8 @@ class Engine:
             from descriptors.engine.pool import LocalPool
 
             self.executor = LocalPool(self.workers, threads, self.retries)
+            if not store.readonly:
+                self.executor.warm(setting)  # workers start while the screen is planned
         elif self.kind == "slurm":
             run_dir = (self.workdir or Path.cwd()) / PARSL_DIR
             self.executor = ParslExecutor(engine, run_dir, self.workers, threads)
@@ -209,6 +213,7 @@ class Engine:
             counts["running"] = 1
             bar.set_postfix(counts, refresh=True)
             outcome = run_job(job.id, job.kind, job.atoms, self.setting, self.relax, traj_dir=self.traj_dir)
+            run_check(job.check, job.atoms, outcome)
             if requested():  # the interrupt landed inside the job: whatever it returned is not its result
                 raise Interrupted(requested())
             self._record(job, outcome, postprocess)
@@ -220,7 +225,8 @@ class Engine:
         attempts: dict[str, int] = {}
 
         def submit(job: Job) -> None:
-            fut = self.executor.submit(job.id, job.kind, job.atoms, self.setting, self.relax, self.traj_dir)
+            check = job.check.packed(self._blobs) if job.check is not None else None
+            fut = self.executor.submit(job.id, job.kind, job.atoms, self.setting, self.relax, self.traj_dir, check)
             submitted[fut] = (job, time.time())
 
         kill = getattr(self.executor, "kill", None) or self.executor.close
@@ -356,13 +362,18 @@ class Engine:
                 }
             )
             data.update(res.extra)
-            if postprocess:
+            extras = outcome.extras  # the job's check, worked out where it ran (jobs.Check)
+            if extras is None and postprocess:
                 try:
                     extra = postprocess(job, outcome)
-                    data.update(extra.data)
-                    meta.update(extra.fields)
-                except Exception as err:  # keep the computed result; say what is missing
-                    meta["postprocess_error"] = f"{type(err).__name__}: {err}"[:300]
+                    extras = (extra.fields, extra.data)
+                except Exception as err:
+                    extras = f"{type(err).__name__}: {err}"[:300]
+            if isinstance(extras, str):  # keep the computed result; say what is missing
+                meta["postprocess_error"] = extras
+            elif extras is not None:
+                data.update(extras[1])
+                meta.update(extras[0])
             self.store.write(
                 res.atoms,
                 meta,

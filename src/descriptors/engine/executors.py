@@ -41,14 +41,18 @@ def engine_type(engine: Any, workers: int) -> str:
     return name
 
 
-def worker_entry(job_id: str, kind: str, atoms, setting, relax_settings, traj_dir, threads: int):
-    """What a Parsl worker runs: ``jobs.run_job`` with BLAS/OpenMP limited to the job's cores."""
+def worker_entry(job_id: str, kind: str, atoms, setting, relax_settings, traj_dir, threads: int, check=None):
+    """What a worker runs: ``tasks.run_job`` with BLAS/OpenMP limited to the job's cores, then the
+    job's check (``jobs.Check``, packed) on its result, so the driver only stores what comes back."""
     from threadpoolctl import threadpool_limits
 
+    from descriptors.engine.jobs import run_check
     from descriptors.tasks import run_job
 
     with threadpool_limits(threads):
-        return run_job(job_id, kind, atoms, setting, relax_settings, traj_dir=traj_dir)
+        outcome = run_job(job_id, kind, atoms, setting, relax_settings, traj_dir=traj_dir)
+        run_check(check, atoms, outcome)
+    return outcome
 
 
 def _lines(value) -> list[str]:
@@ -154,10 +158,10 @@ class ParslExecutor:
         self.dfk = DataFlowKernel(parsl_config(self.engine, self.run_dir, self.workers))
         self._app = PythonApp(worker_entry, data_flow_kernel=self.dfk, executors=[self.kind])
 
-    def submit(self, job_id: str, kind: str, atoms, setting, relax_settings, traj_dir) -> Future:
+    def submit(self, job_id: str, kind: str, atoms, setting, relax_settings, traj_dir, check=None) -> Future:
         self.start()
         return self._app(job_id, kind, atoms, setting, relax_settings,
-                         None if traj_dir is None else str(traj_dir), self.threads)
+                         None if traj_dir is None else str(traj_dir), self.threads, check)
 
     def slots(self) -> int:
         """Worker slots connected now (for the 'running' count of the progress bar)."""

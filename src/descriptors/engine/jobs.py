@@ -9,14 +9,74 @@ is never computed again.  What a worker runs for a job of each kind is in tasks/
 
 from __future__ import annotations
 
+import pickle
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ase import Atoms
 
 from descriptors.identity import job_id
 
-__all__ = ["Job", "RowExtras"]
+__all__ = ["Job", "RowExtras", "Check", "run_check", "SHARED_CACHE"]
+
+
+@dataclass
+class Check:
+    """What a stage stores with a computed job, worked out where the job ran (in the worker, not in
+    the driver): ``fn(job_atoms, result, shared, args) -> (fields, data)`` -- the row's key-value
+    pairs and data -- with ``job_atoms`` the job's initial structure and ``result`` the task's
+    ``CalcResult``.  ``fn`` is a module-level function (sent by reference); ``shared`` is what many
+    jobs share (e.g. the relaxed clean model and its site list), sent pickled once per ``key``
+    (:meth:`blob`) and unpickled once per worker process (:data:`SHARED_CACHE`); ``args`` are the
+    job's own (small) arguments."""
+
+    fn: Callable[..., tuple[dict[str, Any], dict[str, Any]]]
+    key: str
+    shared: Any
+    args: Any = None
+
+    def packed(self, blobs: dict[str, bytes]) -> tuple:
+        """``(fn, key, pickled shared, args)`` for a worker; ``blobs`` caches one pickle per key."""
+        blob = blobs.get(self.key)
+        if blob is None:
+            blob = blobs[self.key] = pickle.dumps(self.shared, protocol=pickle.HIGHEST_PROTOCOL)
+        return (self.fn, self.key, blob, self.args)
+
+
+#: a worker's unpickled ``Check.shared`` values by key (the most recent ones)
+SHARED_CACHE: "OrderedDict[str, Any]" = OrderedDict()
+SHARED_CACHE_SIZE = 64
+
+
+def _shared(key: str, blob: bytes) -> Any:
+    value = SHARED_CACHE.get(key)
+    if value is None:
+        value = SHARED_CACHE[key] = pickle.loads(blob)
+        while len(SHARED_CACHE) > SHARED_CACHE_SIZE:
+            SHARED_CACHE.popitem(last=False)
+    else:
+        SHARED_CACHE.move_to_end(key)
+    return value
+
+
+def run_check(check: "Check | tuple | None", job_atoms: Atoms, outcome) -> None:
+    """Run a job's check on its outcome (where the job ran) and attach ``(fields, data)`` to it as
+    ``outcome.extras``; an exception becomes its message (the driver stores it as
+    ``postprocess_error`` and keeps the computed result).  ``check`` is a :class:`Check` (in the
+    driver's process) or its :meth:`Check.packed` form (in a worker)."""
+    if check is None or not outcome.ok:
+        return
+    try:
+        if isinstance(check, Check):
+            fn, shared, args = check.fn, check.shared, check.args
+        else:
+            fn, key, blob, args = check
+            shared = _shared(key, blob)
+        fields, data = fn(job_atoms, outcome.result, shared, args)
+        outcome.extras = (fields, data)
+    except Exception as err:  # keep the computed result; say what is missing
+        outcome.extras = f"{type(err).__name__}: {err}"[:300]
 
 
 class _hashed_once:
@@ -45,6 +105,7 @@ class Job:
     atoms: Atoms | None = None
     parent: str | None = None
     label: str = ""
+    check: Check | None = None  # what to store with its result, worked out where it runs
 
     def __post_init__(self) -> None:
         if not self.label:

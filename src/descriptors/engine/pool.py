@@ -11,6 +11,12 @@ A worker that dies (out of memory, a crashing calculator) breaks the pool: the p
 and the jobs that were in flight are submitted again, up to ``retries`` times each, before they
 are recorded as ``worker-lost``.  If ``MAX_RESTARTS`` pools in a row break before any job
 finishes, no worker can be had here and the screen stops with ``EngineError``.
+
+The pool starts while the screen is planned (:meth:`LocalPool.warm`, called when the engine is
+made): the fork server and the resource tracker are launched at once, and a background thread
+starts the workers and has each import the calculator, so the first stage finds them ready.  A
+pool that never got a job (a resumed screen with nothing to compute) is stopped at once on close,
+not waited for.
 """
 
 from __future__ import annotations
@@ -59,11 +65,24 @@ def _worker_init(driver_pid: int, threads: int) -> None:
                      name="no3rr-watchdog").start()
 
 
+def _warm_up(setting) -> int:
+    """A worker's first task: make the calculator once (its imports), so the first job does not."""
+    try:
+        from descriptors.calculators.base import make_calculator
+
+        make_calculator(setting)
+    except Exception:  # the jobs themselves report what is wrong with the calculator
+        pass
+    return os.getpid()
+
+
 def _context():
     methods = mp.get_all_start_methods()
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["descriptors.tasks", "descriptors.engine.executors"])
+        # what every job needs, imported once in the fork server (the adsorbate checks: jobs.Check)
+        ctx.set_forkserver_preload(["descriptors.tasks", "descriptors.engine.executors",
+                                    "descriptors.engine.jobs", "descriptors.geometry.adsorption_row"])
         return ctx
     return mp.get_context("spawn")
 
@@ -79,6 +98,8 @@ class LocalPool:
         self.retries = max(0, int(retries))
         self.pool: ProcessPoolExecutor | None = None
         self.restarts = 0  # pools replaced after a worker died, in a row without a finished job
+        self._used = False  # a job was submitted to this pool (else close does not wait for it)
+        self._warming: threading.Thread | None = None
 
     def start(self) -> None:
         if self.pool is None:
@@ -86,12 +107,43 @@ class LocalPool:
                                             initargs=(os.getpid(), self.threads))
             self._fresh = True
 
-    def submit(self, job_id, kind, atoms, setting, relax_settings, traj_dir) -> Future:
+    def warm(self, setting) -> None:
+        """Start the pool now, while the caller plans: the fork server and the resource tracker are
+        launched here (with SIGINT ignored, as in :meth:`submit`), the workers by a background
+        thread that gives each a warm-up task (its calculator's imports)."""
+        if self.pool is not None or threading.current_thread() is not threading.main_thread():
+            return
+        self.start()
+        self._fresh = False
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            from multiprocessing import forkserver, resource_tracker
+
+            forkserver.ensure_running()
+            resource_tracker.ensure_running()
+        except Exception:
+            pass
+        finally:
+            signal.signal(signal.SIGINT, old)
+        pool = self.pool
+
+        def start_workers() -> None:
+            try:
+                for _ in range(self.workers):
+                    pool.submit(_warm_up, setting)
+            except Exception:  # the pool was closed or broke meanwhile: the engine sees it on submit
+                pass
+
+        self._warming = threading.Thread(target=start_workers, name="no3rr-pool-warm", daemon=True)
+        self._warming.start()
+
+    def submit(self, job_id, kind, atoms, setting, relax_settings, traj_dir, check=None) -> Future:
         from descriptors.engine.executors import worker_entry
 
         self.start()
+        self._used = True
         args = (worker_entry, job_id, kind, atoms, setting, relax_settings,
-                None if traj_dir is None else str(traj_dir), self.threads)
+                None if traj_dir is None else str(traj_dir), self.threads, check)
         if not getattr(self, "_fresh", False) or threading.current_thread() is not threading.main_thread():
             return self.pool.submit(*args)
         # the first submit starts the fork server, the resource tracker and the workers: they are born
@@ -141,6 +193,12 @@ class LocalPool:
         self.pool = None
 
     def close(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
         if self.pool is not None:
+            if not self._used:  # only warm-up tasks: nothing to wait for
+                self.kill()
+                return
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None

@@ -16,7 +16,7 @@ import itertools
 
 import numpy as np
 from ase import Atoms
-from ase.geometry import find_mic, wrap_positions
+from ase.geometry import wrap_positions
 
 __all__ = ["XY", "NONE", "cell_ok", "fractional", "home_shift", "wrap", "mic", "mic_offset", "image_ranges"]
 
@@ -56,24 +56,31 @@ def wrap(points: np.ndarray, cell: np.ndarray, axes: np.ndarray = XY) -> np.ndar
 def mic(vectors: np.ndarray, cell: np.ndarray, axes: np.ndarray = XY) -> np.ndarray:
     """Minimum-image form (along ``axes``) of difference vectors of any leading shape.
 
-    :func:`ase.geometry.find_mic`'s result; for one or two periodic axes (slabs) its Minkowski
-    reduction and image vectors are computed once per cell (the anomaly checks ask thousands of
-    times for the same cell), the rest is ``general_find_mic``'s arithmetic."""
+    :func:`ase.geometry.find_mic`'s result, with its arithmetic: for three periodic axes its naive
+    minimum image where that is safe (every result shorter than half the shortest cell vector),
+    otherwise -- and for one or two periodic axes (slabs) -- ``general_find_mic``'s, with the
+    Minkowski reduction and image vectors computed once per cell (the anomaly checks ask
+    thousands of times for the same cell) instead of on every call."""
     vectors = np.asarray(vectors, float)
     if not np.any(axes) or vectors.size == 0:
         return vectors
     cell = np.asarray(cell, float)
     pbc = cell.any(1) & np.asarray(axes, bool)
-    if pbc.sum() in (1, 2):
-        rcell, vrvecs = _reduced(cell.tobytes(), pbc.tobytes())
-        flat = vectors.reshape(-1, 3)
-        frac = np.linalg.solve(rcell.T, flat.T).T
-        frac[:, pbc] %= 1.0
-        x = frac @ rcell + vrvecs[:, None]
-        best = np.argmin(np.linalg.norm(x, axis=2), axis=0)
-        return x[best, np.arange(len(flat)), :].reshape(vectors.shape)
-    v, _ = find_mic(vectors.reshape(-1, 3), cell, axes)
-    return v.reshape(vectors.shape)
+    if not pbc.any():
+        return vectors.copy()
+    flat = vectors.reshape(-1, 3)
+    if pbc.all():  # find_mic's naive_find_mic, accepted under its own condition
+        f = np.linalg.solve(cell.T, flat.T).T
+        f -= np.floor(f + 0.5)
+        vmin = f @ cell
+        if (np.linalg.norm(vmin, axis=1) < 0.5 * np.linalg.norm(cell, axis=1).min()).all():
+            return vmin.reshape(vectors.shape)
+    rcell, vrvecs = _reduced(cell.tobytes(), pbc.tobytes())
+    frac = np.linalg.solve(rcell.T, flat.T).T
+    frac[:, pbc] %= 1.0
+    x = frac @ rcell + vrvecs[:, None]
+    best = np.argmin(np.linalg.norm(x, axis=2), axis=0)
+    return x[best, np.arange(len(flat)), :].reshape(vectors.shape)
 
 
 @functools.lru_cache(maxsize=256)

@@ -2,25 +2,52 @@
 
 :func:`analyse` picks the analysis by the structure (``atoms.info['active']`` set or not) and
 returns every candidate site grouped into orbits; :func:`find_sites` keeps one site per orbit.
+A screen asks for the analysis of each clean model three times (its sites, its site pairs, the
+anomaly checks' site list): the last ``CACHE_SIZE`` analyses are kept, keyed by everything they
+depend on (elements, positions, cell, periodicity, active atoms, ``surface_depth``, ``symprec``).
+Callers treat the returned :class:`SiteOrbits` as read-only.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
+import numpy as np
 from ase import Atoms
 
 from descriptors.geometry.active_sites import analyse_active
 from descriptors.geometry.site_model import Site, SiteOrbits
 from descriptors.geometry.slab_sites import analyse_slab
 
-__all__ = ["analyse", "find_sites"]
+__all__ = ["analyse", "find_sites", "CACHE_SIZE"]
+
+CACHE_SIZE = 32
+_CACHE: "OrderedDict[tuple, SiteOrbits]" = OrderedDict()
+
+
+def _key(atoms: Atoms, surface_depth: float | None, symprec: float) -> tuple:
+    active = atoms.info.get("active")
+    return (np.asarray(atoms.numbers).tobytes(), np.ascontiguousarray(atoms.positions, float).tobytes(),
+            np.ascontiguousarray(atoms.cell.array, float).tobytes(), tuple(bool(b) for b in atoms.pbc),
+            tuple(int(i) for i in active) if active is not None else None, surface_depth, float(symprec))
 
 
 def analyse(atoms: Atoms, surface_depth: float | None, symprec: float) -> SiteOrbits:
     """Every candidate site of ``atoms`` in symmetry orbits: active-site model or slab analysis."""
+    key = _key(atoms, surface_depth, symprec)
+    an = _CACHE.get(key)
+    if an is not None:
+        _CACHE.move_to_end(key)
+        return an
     active = atoms.info.get("active")
     if active is not None and len(active) > 0:
-        return analyse_active(atoms, list(active), symprec)
-    return analyse_slab(atoms, surface_depth, symprec)
+        an = analyse_active(atoms, list(active), symprec)
+    else:
+        an = analyse_slab(atoms, surface_depth, symprec)
+    _CACHE[key] = an
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return an
 
 
 def find_sites(atoms: Atoms, *, surface_depth: float | None = None, symprec: float = 0.1) -> list[Site]:

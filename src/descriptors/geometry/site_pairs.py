@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 from ase import Atoms
 
@@ -12,7 +14,7 @@ from descriptors.geometry.periodic import (
     mic,
     mic_offset,
 )
-from descriptors.geometry.site_finder import analyse
+from descriptors.geometry.site_finder import CACHE_SIZE, _key, analyse
 from descriptors.geometry.site_model import (
     KIND_ORDER,
     Candidate,
@@ -144,7 +146,26 @@ def find_site_pairs(atoms: Atoms, sites: list[Site] | None = None, *, max_distan
     models): a bidentate adsorbate then binds through both O to the one metal.
 
     ``sites`` (optional, as returned by :func:`find_sites`) restricts the pairs to those labels.
+    The last ``site_finder.CACHE_SIZE`` results are kept (a screen may find them ahead, while its
+    clean models relax: workflows/screen.py).
     """
+    key = (_key(atoms, None, symprec), None if sites is None else tuple(sorted({s.label for s in sites})),
+           float(max_distance))
+    cached = _PAIRS.get(key)
+    if cached is not None:
+        _PAIRS.move_to_end(key)
+        return list(cached)
+    pairs = _find_site_pairs(atoms, sites, max_distance, symprec)
+    _PAIRS[key] = tuple(pairs)
+    while len(_PAIRS) > CACHE_SIZE:
+        _PAIRS.popitem(last=False)
+    return pairs
+
+
+_PAIRS: "OrderedDict[tuple, tuple[SitePair, ...]]" = OrderedDict()
+
+
+def _find_site_pairs(atoms: Atoms, sites, max_distance: float, symprec: float) -> list[SitePair]:
     an = analyse(atoms, None, symprec)
     allowed = None if sites is None else {s.label for s in sites}
     orbits = [o for o in an.sorted_orbits() if allowed is None or an.labels[o] in allowed]

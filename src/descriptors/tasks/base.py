@@ -114,6 +114,9 @@ class JobOutcome:
     traceback: str | None = None
     reason: str | None = None  # a REASON_* category for failures and unconverged relaxations
     last: dict[str, Any] = field(default_factory=dict)  # last energy, fmax, steps, seconds of a failed job
+    # what the job's check found, worked out where the job ran (engine/jobs.py ``run_check``): the
+    # row's (key-value pairs, data), or the check's error message
+    extras: Any = None
 
 
 def classify(err: BaseException) -> str:

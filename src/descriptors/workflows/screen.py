@@ -17,23 +17,24 @@ from typing import Any
 
 from descriptors import __version__
 from descriptors.convention import CONVENTION_TEXT, REFERENCE_CONVENTION
-from descriptors.engine import Engine, Job, RowExtras, interrupts
+from descriptors.engine import Engine, Job, interrupts
 from descriptors.engine.engine import settings_hash
 from descriptors.geometry.anomalies import clean_reference
 from descriptors.report.tables import write_tables
 from descriptors.specs import EngineSpec, Spec, SpecError, finetune_split
 from descriptors.store import STATUS_FAILED, Store, StoreLock, is_url
 from descriptors.structures import expand_catalysts
-from descriptors.tasks import JobOutcome, RelaxSettings
+from descriptors.tasks import RelaxSettings
 from descriptors.tasks.base import DEFAULT_OPTIMIZER, OLD_DEFAULT_OPTIMIZER
 from descriptors.workflows.analyze import analyze_screen
 from descriptors.workflows.dband import dband_jobs, dband_post, write_dband_table
 from descriptors.workflows.finetune import run_finetune
 from descriptors.workflows.outdir import check_out
 from descriptors.workflows.stages import (
-    adsorption_record,
+    adsorption_check,
     bulk_jobs,
     clean_jobs,
+    find_sites_ahead,
     plan_adsorbate_jobs,
     record_clean_check,
     run_gas_references,
@@ -185,13 +186,14 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     mu, gjobs = run_gas_references(engine, setting, relax, box=spec.gas_box)
 
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
+    # sites found while the clean models relax on the workers (not in between, with the workers idle)
+    ahead = find_sites_ahead(list(ideal.values()), adsorbates, spec) if engine.kind != "serial" else None
     engine.run(cjobs, "clean models")
     djobs = dband_jobs(cjobs, store, setting)
     engine.run(djobs, "d-band centres", postprocess=dband_post)
 
-    def post(job: Job, outcome: JobOutcome) -> RowExtras:
-        return adsorption_record(job, outcome, clean_energy[job.parent], mu, clean_refs[job.parent])
-
+    if ahead is not None:
+        ahead.join()
     ajobs: list[Job] = []
     clean_energy: dict[str, float] = {}
     clean_refs: dict[str, Any] = {}  # relaxed clean model + its site list: the anomaly checks' reference
@@ -207,9 +209,12 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
             skipped.append(f"{cj.meta['catalyst']}: relaxed clean model flagged {clean_refs[cj.id].anomaly!r} "
                            f"({clean_refs[cj.id].reason()}); its adsorbate jobs are not run")
             continue
-        ajobs += plan_adsorbate_jobs(cj, ideal[cj.id], relaxed, adsorbates, spec, setting, relax)
+        planned = plan_adsorbate_jobs(cj, ideal[cj.id], relaxed, adsorbates, spec, setting, relax)
+        # adsorption energy and geometry checks worked out in the worker, next to the relaxation
+        adsorption_check(planned, cj.id, clean_energy[cj.id], mu, clean_refs[cj.id])
+        ajobs += planned
     opts.log(f"{len(models)} catalysts x {len(adsorbates)} adsorbates -> {len(ajobs)} adsorbate jobs")
-    engine.run(ajobs, "adsorbates", postprocess=post)
+    engine.run(ajobs, "adsorbates")
 
     job_ids = {"bulk": [j.id for j in bjobs], "gas": [j.id for j in gjobs], "clean": [j.id for j in cjobs],
                "adsorbate": [j.id for j in ajobs]}

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from descriptors.calculators import CalculatorSetting
-from descriptors.convention import CONVENTION_TEXT, atomic_potentials
+from descriptors.convention import atomic_potentials
 from descriptors.engine import Job, RowExtras, StageFailed
+from descriptors.engine.jobs import Check
 from descriptors.geometry import (
     ADSORBATES,
     find_site_pairs,
@@ -21,7 +22,8 @@ from descriptors.geometry import (
     place,
     place_bidentate,
 )
-from descriptors.geometry.anomalies import CleanReference, adsorbate_fields
+from descriptors.geometry.adsorption_row import adsorbate_check, adsorbate_row
+from descriptors.geometry.anomalies import CleanReference
 from descriptors.identity import structure_hash
 from descriptors.specs import Spec
 from descriptors.store import STATUS_FAILED, Store
@@ -30,7 +32,8 @@ from descriptors.structures.gas import GAS_REFERENCES, gas_molecule
 from descriptors.structures.slabs import bulk_cell, reference_lattice
 from descriptors.tasks import JobOutcome, RelaxSettings
 
-__all__ = ["bulk_jobs", "gas_jobs", "run_gas_references", "adsorption_record", "clean_jobs", "plan_adsorbate_jobs",
+__all__ = ["bulk_jobs", "gas_jobs", "run_gas_references", "adsorption_record", "adsorption_check", "clean_jobs",
+           "find_sites_ahead", "plan_adsorbate_jobs",
            "record_clean_check", "adsorbate_label", "BULK_MIN_LENGTH_GAMMA", "EOS"]
 
 BULK_MIN_LENGTH_GAMMA = 10.0  # A; bulk supercell edge for Gamma-only calculators
@@ -93,22 +96,21 @@ def adsorption_record(job: Job, outcome: JobOutcome, e_clean: float, mu: dict[st
                       ) -> RowExtras:
     """What is stored with a relaxed adsorbate job: its adsorption energy against the atomic
     references ``mu`` and the clean model's energy ``e_clean``, and the geometry checks against
-    the relaxed clean model ``clean_ref`` (geometry/anomalies.py)."""
-    atoms = outcome.result.atoms
-    info = job.atoms.info
-    counts: dict[str, int] = {}
-    for i in info["adsorbate_indices"]:
-        counts[atoms[i].symbol] = counts.get(atoms[i].symbol, 0) + 1
-    e_ads = outcome.result.energy - e_clean - sum(n * mu[s] for s, n in counts.items())
-    fields, data = adsorbate_fields(atoms, info, clean_ref, job.meta.get("site"))
-    data.update({
-        "convention": CONVENTION_TEXT,
-        "mu": mu,
-        "adsorbate_indices": info["adsorbate_indices"],
-        "binding_indices": info["binding_indices"],
-        "active": info.get("active"),
-    })
-    return RowExtras({"e_ads": float(e_ads), "reference": "atomic", **fields}, data)
+    the relaxed clean model ``clean_ref`` (geometry/anomalies.py), worked out in this process
+    (:func:`adsorption_check` has them worked out in the worker)."""
+    res = outcome.result
+    fields, data = adsorbate_row(res.atoms, res.energy, job.atoms.info, job.meta.get("site"), e_clean, mu, clean_ref)
+    return RowExtras(fields, data)
+
+
+def adsorption_check(jobs: list[Job], parent_id: str, e_clean: float, mu: dict[str, float], clean_ref) -> None:
+    """Give each adsorbate job on the clean model ``parent_id`` its check (``engine.jobs.Check``):
+    the worker computes what :func:`adsorption_record` would, and the relaxed clean model, its site
+    list, energy and ``mu`` go to a worker once per clean model, not once per job."""
+    key = f"adsorbate-check:{parent_id}"
+    shared = (clean_ref, e_clean, mu)
+    for job in jobs:
+        job.check = Check(adsorbate_check, key, shared, job.meta.get("site"))
 
 
 def record_clean_check(store, row, ref: CleanReference) -> bool:
@@ -172,6 +174,30 @@ def clean_jobs(models, store, bulk_ids, setting, relax, skipped: list[str]) -> t
         jobs.append(job)
         ideal[job.id] = atoms
     return jobs, ideal
+
+
+def find_sites_ahead(ideal: list, adsorbates: list[str], spec: Spec):
+    """Find the sites and site pairs of the ideal clean models in a background thread while they
+    relax (the geometry layer caches them: site_finder, site_pairs), so that planning the adsorbate
+    jobs after the clean stage does not keep the workers waiting.  Returns the started thread
+    (join it before planning); an error is left for the planning to raise."""
+    import threading
+
+    placement = spec.placement
+    pairs = placement.bidentate and any(m.bidentate for n in adsorbates for m in ADSORBATES[n].modes)
+
+    def work() -> None:
+        try:
+            for atoms in ideal:
+                find_sites(atoms)
+                if pairs:
+                    find_site_pairs(atoms, max_distance=placement.max_pair_distance)
+        except Exception:
+            pass
+
+    th = threading.Thread(target=work, name="no3rr-sites-ahead", daemon=True)
+    th.start()
+    return th
 
 
 def plan_adsorbate_jobs(

@@ -16,20 +16,21 @@ reused) with its ``[verify]`` level on the *training* catalysts only, then:
    ``sevenn.train.trainer.Trainer`` (workflows/finetune_sevenn.py), continuing from the shipped
    checkpoint the cheap level names (for SevenNet's multi-fidelity checkpoints, its channel);
    Adam, cosine learning rate, MSE on energy per atom and forces, the per-element energy
-   references of the model fixed; on CPU with one thread, seeded.  Early stopping: after every epoch the adsorption
-   energies of the held-out training catalysts are computed with the model (against its own gas
-   references, so the element constants cancel) and compared with the expensive level's; the epoch
-   with the lowest MAE is kept -- the base model (epoch 0) included, so fine-tuning never makes the
-   held-out error worse -- and training stops after ``patience`` epochs without improvement.  With
-   ``early_stop_fraction = 0`` every epoch runs and the last one is kept;
+   references of the model fixed; on CPU with one thread, seeded.  Early stopping: after every
+   epoch the adsorption energies of the held-out training catalysts are computed with the model
+   (against its own gas references, so the element constants cancel) and compared with the
+   expensive level's; the epoch with the lowest MAE is kept -- the base model (epoch 0) included,
+   so fine-tuning never makes the held-out error worse -- and training stops after ``patience``
+   epochs without improvement.  With ``early_stop_fraction = 0`` every epoch runs and the last
+   one is kept;
 4. the artefact ``OUT/models/<hash>/`` (calculators/finetuned.py): weights, and ``model.json``
    with the family, base model, training-set hash, the catalysts trained on and held out, the
    element shifts, the errors before and after and the versions.  Its key (training-set hash +
-   family and its version + base model + training settings) makes a re-run
-   reuse it: the same data never trains twice.  It is written to a temporary directory and renamed,
-   so a killed training leaves nothing half-written;
-5. the fine-tuned level (calculator ``chgnet-ft`` or ``sevennet-ft`` with the artefact's hash) scores every placement
-   of the remaining catalysts (``mode``: single point on the cheap geometry, or relaxed from it),
+   family and its version + base model + training settings) makes a re-run reuse it: the same
+   data never trains twice.  It is written to a temporary directory and renamed, so a killed
+   training leaves nothing half-written;
+5. the fine-tuned level (calculator ``chgnet-ft`` or ``sevennet-ft`` with the artefact's hash)
+   scores every placement of the remaining catalysts (``mode``: single point on the cheap geometry, or relaxed from it),
    and the expensive level runs on its ``top_k`` per (catalyst, adsorbate) -- both through
    workflows/verify.py.  With ``verify.all`` every placement also runs at the expensive level, to
    measure the success rate.

@@ -369,7 +369,7 @@ def test_tiny_sevenn_finetune_is_deterministic_learns_and_never_worse_than_epoch
     model2, rec2 = train_model(b, fit, early, ft, "7net-0", lambda m: None)
     assert _weights_digest(model2) == _weights_digest(model)
     assert rec2["history"] == rec["history"]
-    # without held-out catalysts every epoch runs, the last is kept, and the fitting loss falls
+    # without held-out catalysts every epoch runs, the last is kept, and the fitting error falls
     _, rec0 = train_model(b, fit, [], ft, "7net-0", lambda m: None)
     f0, f1 = rec0["errors_before"]["fit"], rec0["errors_after"]["fit"]
     assert rec0["best_epoch"] == 2 and "early_stop" not in rec0["errors_after"]
@@ -417,7 +417,8 @@ def test_sevenn_artefact_calculator_identity_and_one_line_errors(tmp_path, monke
     assert sorted(p.name for p in d.iterdir()) == [h]  # nothing else left behind (written, then renamed)
     assert man["calculator"] == "sevennet-ft" and man["family"] == "sevenn" and man["base_model"] == "7net-0"
     assert man["versions"]["sevenn"] and man["training_set"]["sha256"] == "cd" * 32
-    assert set(man["element_shifts_eV"]) == {"Cu", "H", "O"} and man["best_epoch"] == 1
+    assert set(man["element_shifts_eV"]) == {"Cu", "H", "O"} and man["best_epoch"] == 1  # no early stop: the last
+    assert "early_stop" not in man["errors_after"] and len(man["history"]) == 1
     assert man["errors_before"]["fit"]["frames"] == 3 and "errors_after" in man
     assert load_artefact(d, h, "sevennet-ft")["hash"] == h == content_hash(d / h / "weights.pt", "7net-0", "sevenn")
     # the same training data and settings: reused, not retrained; other settings: another model

@@ -147,23 +147,28 @@ def _run(tmp_path, capsys, *extra):
     return code, capsys.readouterr()
 
 
-def test_finetune_end_to_end_reuses_model_and_store(tmp_path, capsys, monkeypatch):
-    _chgnet()
+SEVENN_SPEC = SPEC.replace('[calculator]\nname = "chgnet"', '[calculator]\nname = "sevenn"')
+
+
+@pytest.mark.parametrize("cheap, ftcalc", [("chgnet", "chgnet-ft"), ("sevenn", "sevennet-ft")])
+def test_finetune_end_to_end_reuses_model_and_store(tmp_path, capsys, monkeypatch, cheap, ftcalc):
+    _chgnet() if cheap == "chgnet" else _sevenn()
     import descriptors.workflows.finetune as wf
     from descriptors.analysis.fidelity import fidelity_report, level_rows
     from descriptors.store.db import Store
 
-    (tmp_path / "spec.toml").write_text(SPEC)
-    real = wf.train_chgnet
+    text = SPEC if cheap == "chgnet" else SEVENN_SPEC
+    (tmp_path / "spec.toml").write_text(text)
+    real = wf.train_model
 
     def killed(*a, **k):  # training cut short: nothing may be stored as a model
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(wf, "train_chgnet", killed)
+    monkeypatch.setattr(wf, "train_model", killed)
     code, _ = _run(tmp_path, capsys)
     assert code == 130
     assert not any((tmp_path / "out" / "models").glob("*/model.json"))
-    monkeypatch.setattr(wf, "train_chgnet", real)
+    monkeypatch.setattr(wf, "train_model", real)
     code, cap = _run(tmp_path, capsys)
     assert code == 0, cap.err
     models = list((tmp_path / "out" / "models").glob("*/model.json"))
@@ -171,21 +176,23 @@ def test_finetune_end_to_end_reuses_model_and_store(tmp_path, capsys, monkeypatc
     man = json.loads(models[0].read_text())
     h = models[0].parent.name
     assert man["hash"] == h and man["trained_on"] == ["Ag(111)"] and man["early_stop_on"] == ["Au(111)"]
-    assert man["training_set"]["sha256"] and man["versions"]["chgnet"]
+    assert man["training_set"]["sha256"] and man["versions"][cheap] and man["calculator"] == ftcalc
+    assert man["errors_before"]["early_stop"]["e_ads_mae_eV"] is not None
+    assert man["errors_after"]["early_stop"]["e_ads_mae_eV"] <= man["errors_before"]["early_stop"]["e_ads_mae_eV"]
     assert f"fine-tuned model {h}" in cap.out
 
     # a re-run: the same data gives the same model, reused, and no job is computed again
     calls = []
-    monkeypatch.setattr(wf, "train_chgnet", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(wf, "train_model", lambda *a, **k: calls.append(1))
     from descriptors.workflows.screen import run_screen
 
-    spec = parse_spec(__import__("tomllib").loads(SPEC))
+    spec = parse_spec(__import__("tomllib").loads(text))
     res = run_screen(spec, out=tmp_path / "out", workers=1, progress=False, quiet=True, finetune=True)
     assert not calls and res.finetune["model"] == h and res.stats["computed"] == 0
 
     # the fine-tuned level carries the hash in its identity and never reports on its training catalysts
     store = Store(tmp_path / "out" / "screen.db")
-    ft_rows = [r for r in store.select(calc="chgnet-ft") if r.get("kind") != "gas"]
+    ft_rows = [r for r in store.select(calc=ftcalc) if r.get("kind") != "gas"]
     assert ft_rows and {r.get("catalyst") for r in ft_rows if r.get("catalyst")} == {"Cu(111)"}
     assert all(r.get("ft_model_hash") == h for r in ft_rows)
     assert all(r.data["calculator"]["params"]["model"] == h for r in ft_rows)
@@ -205,7 +212,7 @@ def test_finetune_end_to_end_reuses_model_and_store(tmp_path, capsys, monkeypatc
     # the artefact deleted: retrained from the same data (seeded, one thread) into the same weights,
     # so every fine-tuned job of the store is still valid and reused
     shutil.rmtree(tmp_path / "out" / "models" / h)
-    monkeypatch.setattr(wf, "train_chgnet", real)
+    monkeypatch.setattr(wf, "train_model", real)
     res = run_screen(spec, out=tmp_path / "out", workers=1, progress=False, quiet=True, finetune=True)
     assert res.finetune["model"] == h and res.stats["computed"] == 0
 
@@ -214,7 +221,9 @@ def test_finetune_end_to_end_reuses_model_and_store(tmp_path, capsys, monkeypatc
     (lambda s: s.split("[finetune]")[0], "no [finetune] table"),
     (lambda s: s.replace('calculator = { name = "emt" }', 'calculator = { name = "emt" }').replace(
         "[verify]\ncalculator = { name = \"emt\" }\ntop_k = 1\nall = true\n", ""), "needs a [verify] table"),
-    (lambda s: s.replace('[calculator]\nname = "chgnet"', '[calculator]\nname = "sevenn"'), "not yet"),
+    (lambda s: s.replace('[calculator]\nname = "chgnet"', '[calculator]\nname = "emt"'), "cannot be fine-tuned"),
+    (lambda s: s.replace('[calculator]\nname = "chgnet"', '[calculator]\nname = "sevenn"\nparams = { model = '
+                         '"7net-MF-0" }'), "calculator.params.modal"),
     (lambda s: s + 'train = ["Cu(111)", "Zn(111)"]\n', "'Zn(111)' not among"),
     (lambda s: s + 'train = ["Cu(111)", "Ag(111)", "Au(111)"]\n', "leave at least one"),
     (lambda s: s.replace("epochs = 2", "epochs = 0"), "finetune.epochs"),
@@ -276,8 +285,170 @@ def test_ensure_model_without_early_stop_catalysts_then_reused(tmp_path, monkeyp
     h, man = wf.ensure_model(ts, ft, "0.3.0", tmp_path / "models", lambda m: None)
     assert man["early_stop_on"] == [] and man["best_epoch"] == 1
     assert load_artefact(tmp_path / "models", h)["hash"] == h
-    monkeypatch.setattr(wf, "train_chgnet", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setattr(wf, "train_model", lambda *a, **k: pytest.fail("retrained"))
     assert wf.ensure_model(ts, ft, "0.3.0", tmp_path / "models", lambda m: None)[0] == h
     # other settings are another model
     with pytest.raises(BaseException, match="retrained"):
         wf.ensure_model(ts, ft.model_copy(update={"epochs": 2}), "0.3.0", tmp_path / "models", lambda m: None)
+
+
+# --- SevenNet: the same contract through sevenn's own training code ---------------------------
+
+def _sevenn():
+    require(base.REGISTRY["sevenn"].availability() is None, "sevenn", ml.ML_INSTALL)
+
+
+def test_every_finetunable_calculator_has_a_trainer_and_a_finetuned_calculator():
+    from descriptors.calculators.finetuned import FINETUNABLE
+    from descriptors.workflows.finetune import TRAINERS, trainer_backend
+
+    assert set(FINETUNABLE) == set(TRAINERS) == {"chgnet", "sevenn"}
+    for cheap, ftname in FINETUNABLE.items():
+        b = trainer_backend(cheap)
+        assert b.CALCULATOR == ftname and ftname in base.REGISTRY and b.FAMILY == cheap
+    with pytest.raises(ValueError, match="cannot be fine-tuned"):
+        trainer_backend("emt")
+
+
+def _ads_frames():
+    """Labelled (EMT) frames with what early stopping needs: a clean slab and H, O, N adsorbates
+    of two catalysts (held out), and gas references (H2, H2O, NH3) among the fitting frames."""
+    from ase.build import molecule
+
+    def slab(metal, ads=None, site="fcc", seed=0):
+        s = fcc111(metal, (2, 2, 2), vacuum=5.0, a={"Cu": 3.61, "Ni": 3.52}[metal])
+        if ads:
+            add_adsorbate(s, ads, 1.1 if ads == "H" else 1.3, site)
+        s.rattle(0.03, seed=seed)
+        a = _labelled(s)
+        a.info = {"job_id": f"{metal}-{ads}-{site}", "kind": "adsorbate" if ads else "clean", "catalyst": metal}
+        return a
+
+    fit = [slab("Cu", a, site, k) for k, (a, site) in enumerate([("H", "fcc"), ("H", "hcp"), ("O", "fcc"),
+                                                                   ("N", "hcp"), (None, "fcc")])]
+    for k, name in enumerate(("H2", "H2O", "NH3")):
+        m = molecule(name)
+        m.center(vacuum=4.0)
+        a = _labelled(m)
+        a.info = {"job_id": f"gas-{name}", "kind": "gas", "catalyst": "gas"}
+        fit.append(a)
+    early = [slab("Ni", a, site, 10 + k) for k, (a, site) in enumerate([(None, "fcc"), ("H", "fcc"), ("O", "hcp"),
+                                                                         ("N", "fcc")])]
+    return fit, early
+
+
+def _weights_digest(model) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_tiny_sevenn_finetune_is_deterministic_learns_and_never_worse_than_epoch_0():
+    _sevenn()
+    from descriptors.workflows.finetune import train_model, trainer_backend
+
+    fit, early = _ads_frames()
+    ft = FinetuneSpec(epochs=2, patience=2, learning_rate=2e-3, batch_size=4)
+    b = trainer_backend("sevenn")
+    logs = []
+    model, rec = train_model(b, fit, early, ft, "7net-0", logs.append)
+    before, after = rec["errors_before"], rec["errors_after"]
+    # the held-out catalysts' adsorption energies: the kept epoch is never worse than the base model
+    e0 = before["early_stop"]["e_ads_mae_eV"]
+    assert e0 is not None and after["early_stop"]["e_ads_mae_eV"] <= e0 + 1e-9
+    scores = [e0] + [h["early_e_ads"] for h in rec["history"]]
+    assert after["early_stop"]["e_ads_mae_eV"] == pytest.approx(min(scores), abs=1e-6)
+    assert rec["best_epoch"] == int(np.argmin(scores))
+    assert set(rec["element_shifts_eV"]) == {"Cu", "Ni", "H", "N", "O"}
+    assert len(rec["history"]) == 2 and any("epoch 2/2" in m for m in logs)
+    # the same data trains into the same weights (seeded, one thread)
+    model2, rec2 = train_model(b, fit, early, ft, "7net-0", lambda m: None)
+    assert _weights_digest(model2) == _weights_digest(model)
+    assert rec2["history"] == rec["history"]
+    # without held-out catalysts every epoch runs, the last is kept, and the fitting error falls
+    _, rec0 = train_model(b, fit, [], ft, "7net-0", lambda m: None)
+    f0, f1 = rec0["errors_before"]["fit"], rec0["errors_after"]["fit"]
+    assert rec0["best_epoch"] == 2 and "early_stop" not in rec0["errors_after"]
+    assert f1["energy_mae_eV_per_atom"] + f1["force_mae_eV_per_A"] < f0["energy_mae_eV_per_atom"] + f0["force_mae_eV_per_A"]
+
+
+def test_sevenn_backend_reads_the_chosen_multi_fidelity_channel():
+    _sevenn()
+    from sevenn.calculator import SevenNetCalculator
+
+    from descriptors.workflows.finetune import trainer_backend
+
+    b = trainer_backend("sevenn")
+    fit, _ = _ads_frames()
+    frames = fit[:2] + fit[-1:]
+    path = str(ml.shipped_checkpoint("sevenn", "7net-MF-0"))
+    got = {}
+    for modal in ("PBE", "R2SCAN"):
+        e = b.energies(b.load(f"7net-MF-0@{modal}"), frames)
+        calc = SevenNetCalculator(model=path, device="cpu", modal=modal)  # sevenn's own reading, one by one
+        ref = [calc.get_potential_energy(a.copy()) for a in frames]
+        assert e == pytest.approx(ref, abs=2e-4)
+        got[modal] = e
+    assert abs(got["PBE"][0] - got["R2SCAN"][0]) > 0.1  # the channel matters
+    assert b.base_id({"model": "7net-MF-0", "modal": "PBE"}) == "7net-MF-0@PBE"
+    assert b.base_id({"model": "7net-0", "modal": None}) == "7net-0"
+
+
+def test_sevenn_artefact_calculator_identity_and_one_line_errors(tmp_path, monkeypatch):
+    _sevenn()
+    from ase.io import write
+
+    import descriptors.workflows.finetune as wf
+    from descriptors.calculators import make_calculator
+    from descriptors.workflows.finetune_data import TrainingSet
+
+    fit, _ = _ads_frames()
+    write(tmp_path / "train.extxyz", fit[:3], format="extxyz")
+    (tmp_path / "validation.extxyz").write_text("")
+    ts = TrainingSet("h", ["Cu(111)"], [], 3, 0, "cd" * 32,
+                     {"train": str(tmp_path / "train.extxyz"), "validation": str(tmp_path / "validation.extxyz")})
+    ft = FinetuneSpec(epochs=1, early_stop_fraction=0.0, train=["Cu(111)"], learning_rate=2e-3)
+    d = tmp_path / "models"
+    h, man = wf.ensure_model(ts, ft, "7net-0", d, lambda m: None, calculator="sevenn")
+    assert sorted(p.name for p in d.iterdir()) == [h]  # nothing else left behind (written, then renamed)
+    assert man["calculator"] == "sevennet-ft" and man["family"] == "sevenn" and man["base_model"] == "7net-0"
+    assert man["versions"]["sevenn"] and man["training_set"]["sha256"] == "cd" * 32
+    assert set(man["element_shifts_eV"]) == {"Cu", "H", "O"} and man["best_epoch"] == 1  # no early stop: the last
+    assert "early_stop" not in man["errors_after"] and len(man["history"]) == 1
+    assert man["errors_before"]["fit"]["frames"] == 3 and "errors_after" in man
+    assert load_artefact(d, h, "sevennet-ft")["hash"] == h == content_hash(d / h / "weights.pt", "7net-0", "sevenn")
+    # the same training data and settings: reused, not retrained; other settings: another model
+    monkeypatch.setattr(wf, "train_model", lambda *a, **k: pytest.fail("retrained"))
+    assert wf.ensure_model(ts, ft, "7net-0", d, lambda m: None, calculator="sevenn")[0] == h
+    assert wf.train_key(ts, "7net-0", ft, "sevenn") != wf.train_key(ts, "7net-0", ft, "chgnet")
+    assert wf.train_key(ts, "7net-0", ft, "sevenn") != wf.train_key(ts, "7net-MF-0@PBE", ft, "sevenn")
+    # the calculator: identity = the model hash (not where it lives), its energies are the trained model's
+    s = wf.finetuned_setting(h, d, "sevennet-ft")
+    assert s.hash == CalculatorSetting("sevennet-ft", {"model": h, "models_dir": "/elsewhere"}).hash
+    assert s.hash != CalculatorSetting("chgnet-ft", {"model": h, "models_dir": str(d)}).hash
+    a = fit[0].copy()
+    a.calc = make_calculator(s)
+    e_ft = a.get_potential_energy()
+    b = wf.trainer_backend("sevenn")
+    base_model = b.load("7net-0")
+    assert abs(e_ft - b.energies(base_model, [fit[0]])[0]) > 1e-3  # not the base model
+    import torch
+
+    base_model.load_state_dict(torch.load(d / h / "weights.pt", weights_only=True))
+    assert e_ft == pytest.approx(b.energies(base_model, [fit[0]])[0], abs=1e-4)
+    assert isinstance(e_ft, float) and a.get_forces().dtype == np.float64
+    # a SevenNet model named as CHGNet's, then altered, then missing: one line each
+    with pytest.raises(CalculatorUnavailableError, match="is a 'sevennet-ft' model") as e:
+        make_calculator(CalculatorSetting("chgnet-ft", {"model": h, "models_dir": str(d)}))
+    assert "\n" not in str(e.value)
+    w = d / h / "weights.pt"
+    w.write_bytes(w.read_bytes() + b"\0")
+    with pytest.raises(CalculatorUnavailableError, match="altered"):
+        make_calculator(CalculatorSetting("sevennet-ft", {"model": h, "models_dir": str(d)}))
+    shutil.rmtree(d / h)
+    with pytest.raises(CalculatorUnavailableError, match="not found"):
+        make_calculator(CalculatorSetting("sevennet-ft", {"model": h, "models_dir": str(d)}))

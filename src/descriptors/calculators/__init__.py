@@ -1,6 +1,6 @@
 """Calculators: a registry of named, versioned settings and one module per backend.
 
-Every module of this folder other than the shared ones (``base``, ``kpoints``, ``spin``) is a
+Every module of this folder other than the shared ones (``base``, ``kpoints``, ``spin``, ``finetuned``) is a
 backend that registers itself on import; they are all imported here, so a new calculator is one
 new file.  See ``base.py`` for the registry and ``CalculatorSetting``.
 """
@@ -24,7 +24,7 @@ from descriptors.calculators.base import (
 from descriptors.calculators.kpoints import kpoints_from_cell, vacuum_directions
 from descriptors.calculators.spin import initial_magnetic_moments, needs_spin
 
-_SHARED = {"base", "kpoints", "spin"}
+_SHARED = {"base", "kpoints", "spin", "finetuned"}
 for _m in pkgutil.iter_modules(__path__):
     if _m.name not in _SHARED:
         importlib.import_module(f"{__name__}.{_m.name}")

@@ -1,12 +1,17 @@
-"""A fine-tuned ML potential (``no3rr finetune``) as a calculator of its own: ``chgnet-ft``.
+"""Fine-tuned ML potentials (``no3rr finetune``) as calculators of their own: the shared part.
 
-The model is an artefact on disk, ``<models_dir>/<hash>/`` (written by workflows/finetune.py):
-``weights.pt`` (the CHGNet state dict) and ``model.json`` (base model, training-set hash, the
-catalysts trained on, validation errors, versions).  ``hash`` is the SHA-256 of the weights and
-of the base model name (:func:`content_hash`); it is the calculator's identity parameter, so
-every job computed with the model names exactly these weights and a store resumes exactly.
-``models_dir`` says where the artefacts are on this machine and is not part of the identity (a
-moved output directory keeps its job ids).  A missing or altered artefact is a one-line error.
+A fine-tuned model is an artefact on disk, ``<models_dir>/<hash>/`` (written by
+workflows/finetune.py): ``weights.pt`` (the model's state dict) and ``model.json`` (family, base
+model, training-set hash, the catalysts trained on, errors, versions).  ``hash`` is the SHA-256 of
+the weights and of the family and base model (:func:`content_hash`); it is the calculator's
+identity parameter, so every job computed with the model names exactly these weights and a store
+resumes exactly.  ``models_dir`` says where the artefacts are on this machine and is not part of
+the identity (a moved output directory keeps its job ids).  A missing, altered or foreign
+artefact is a one-line error.
+
+Each ML family is one module of this folder that registers its fine-tuned calculator with
+:func:`register_finetuned` (chgnet_ft.py: ``chgnet-ft``, sevennet_ft.py: ``sevennet-ft``);
+:data:`FINETUNABLE` maps the cheap calculator to it (spec validation reads it).
 
 Energies are those of the fine-tuned model: the training targets were the expensive level's
 energies minus a per-element constant fitted against the base model (workflows/finetune.py), so
@@ -19,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from descriptors.calculators import base
 from descriptors.calculators.base import (
@@ -30,78 +35,48 @@ from descriptors.calculators.base import (
 from descriptors.calculators.ml import (
     ML_INSTALL,
     MPTRJ_ELEMENTS,
-    _float64,
     _offline,
     _torch_threads,
-    shipped_checkpoint,
 )
 
-__all__ = ["content_hash", "load_artefact", "WEIGHTS", "MANIFEST", "FT_INSTALL"]
+__all__ = ["content_hash", "load_artefact", "register_finetuned", "FINETUNABLE", "WEIGHTS", "MANIFEST",
+           "FT_INSTALL"]
 
 WEIGHTS = "weights.pt"
 MANIFEST = "model.json"
 FT_INSTALL = "run `no3rr finetune SPEC` to make it (a fine-tuned model is an artefact of its screen)"
 
+#: cheap calculator name -> the calculator its fine-tuned models become (filled by register_finetuned)
+FINETUNABLE: dict[str, str] = {}
 
-def content_hash(weights: Path, base_model: str) -> str:
-    """16 hex characters of the SHA-256 of the weights file and the base model's name."""
+
+def content_hash(weights: Path, base_model: str, family: str = "chgnet") -> str:
+    """16 hex characters of the SHA-256 of the weights file, the family and the base model's name."""
     h = hashlib.sha256(Path(weights).read_bytes())
-    h.update(f"chgnet:{base_model}".encode())
+    h.update(f"{family}:{base_model}".encode())
     return h.hexdigest()[:16]
 
 
-def load_artefact(models_dir: str | Path, model_hash: str) -> dict[str, Any]:
-    """The manifest of artefact ``model_hash``, after checking that its weights are the ones hashed."""
+def load_artefact(models_dir: str | Path, model_hash: str, calculator: str | None = None) -> dict[str, Any]:
+    """The manifest of artefact ``model_hash``, after checking that its weights are the ones hashed
+    (and, given ``calculator``, that the artefact was made for it)."""
     d = Path(models_dir) / model_hash
     if not (d / MANIFEST).is_file() or not (d / WEIGHTS).is_file():
         raise CalculatorUnavailableError(
             f"calculator.params.model: fine-tuned model {model_hash} not found in {d.parent} "
             f"(need {MANIFEST} and {WEIGHTS}); {FT_INSTALL}, or give models_dir where it is")
     manifest = json.loads((d / MANIFEST).read_text())
-    got = content_hash(d / WEIGHTS, manifest.get("base_model", ""))
+    made_for = manifest.get("calculator", "chgnet-ft")  # artefacts from before SevenNet: CHGNet
+    if calculator is not None and made_for != calculator:
+        raise CalculatorUnavailableError(
+            f"calculator.name: fine-tuned model {model_hash} in {d} is a {made_for!r} model, not {calculator!r}; "
+            f"set calculator.name = '{made_for}'")
+    got = content_hash(d / WEIGHTS, manifest.get("base_model", ""), manifest.get("family", "chgnet"))
     if got != model_hash:
         raise CalculatorUnavailableError(
             f"calculator.params.model: fine-tuned model {model_hash} in {d} was altered (its weights hash to "
             f"{got}); delete {d} and run `no3rr finetune SPEC` again")
     return manifest
-
-
-_CACHE: dict[tuple[str, str], Any] = {}
-
-
-def _factory(params: dict[str, Any], atoms=None):
-    if not params.get("model"):
-        raise CalculatorUnavailableError("calculator.params.model: give the fine-tuned model's hash; " + FT_INSTALL)
-    if not params.get("models_dir"):
-        raise CalculatorUnavailableError("calculator.params.models_dir: give the directory holding the "
-                                         "fine-tuned models (OUT/models)")
-    _offline()
-    _torch_threads()
-    manifest = load_artefact(params["models_dir"], params["model"])
-    key = (str(Path(params["models_dir"]).resolve()), params["model"])
-    if key not in _CACHE:
-        import contextlib
-        import io
-
-        import torch
-        from chgnet.model import CHGNet
-
-        path = shipped_checkpoint("chgnet", manifest["base_model"])
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = CHGNet.from_file(str(path), mlp_out_bias=manifest["base_model"] == "0.2.0",
-                                     version=manifest["base_model"])
-        state = torch.load(Path(params["models_dir"]) / params["model"] / WEIGHTS, map_location="cpu",
-                           weights_only=True)
-        model.load_state_dict(state)
-        model.eval()
-        _CACHE[key] = model
-    import contextlib
-    import io
-
-    from chgnet.model.dynamics import CHGNetCalculator
-
-    with contextlib.redirect_stdout(io.StringIO()):  # "CHGNet will run on cpu"
-        return _float64(CHGNetCalculator(model=_CACHE[key], use_device="cpu", on_isolated_atoms="ignore"))
 
 
 def _validate(p: dict[str, Any]) -> None:
@@ -117,27 +92,48 @@ def _validate(p: dict[str, Any]) -> None:
                          "as `no3rr finetune` prints)")
 
 
-def _missing() -> str | None:
-    for mod in ("torch", "chgnet"):
-        if not base.has_module(mod):
-            return f"python package {mod!r} not installed; {ML_INSTALL}"
-    return None
+def register_finetuned(name: str, finetunes: str, label: str, package: str,
+                       load: Callable[[dict[str, Any], Path], Callable[[], Any]]) -> None:
+    """Register ``name``, the fine-tuned form of the cheap calculator ``finetunes``.  ``load(manifest,
+    weights)`` loads the model of an artefact already checked by :func:`load_artefact` (once per
+    artefact and process) and returns a function that makes a new ASE calculator around it."""
+    cache: dict[tuple[str, str], Any] = {}
 
+    def factory(params: dict[str, Any], atoms=None):
+        if not params.get("model"):
+            raise CalculatorUnavailableError("calculator.params.model: give the fine-tuned model's hash; " + FT_INSTALL)
+        if not params.get("models_dir"):
+            raise CalculatorUnavailableError("calculator.params.models_dir: give the directory holding the "
+                                             "fine-tuned models (OUT/models)")
+        _offline()
+        _torch_threads()
+        manifest = load_artefact(params["models_dir"], params["model"], name)
+        key = (str(Path(params["models_dir"]).resolve()), params["model"])
+        if key not in cache:
+            cache[key] = load(manifest, Path(params["models_dir"]) / params["model"] / WEIGHTS)
+        return cache[key]()
 
-register(CalculatorInfo(
-    name="chgnet-ft",
-    description="CHGNet fine-tuned on the screen's own expensive level (no3rr finetune)",
-    elements=MPTRJ_ELEMENTS,
-    defaults={"model": None, "models_dir": None},
-    allowed=frozenset({"model", "models_dir"}),
-    package="chgnet",
-    factory=_factory,
-    fidelity="ml",
-    note="CHGNet fine-tuned on this screen's expensive level: trusted only on catalysts like those it "
-         "was trained on; its error is reported on catalysts it never saw (no3rr fidelity).",
-    install=FT_INSTALL,
-    local=frozenset({"models_dir"}),
-    validate=_validate,
-    missing=_missing,
-    required=True,
-))
+    def missing() -> str | None:
+        for mod in ("torch", package):
+            if not base.has_module(mod):
+                return f"python package {mod!r} not installed; {ML_INSTALL}"
+        return None
+
+    FINETUNABLE[finetunes] = name
+    register(CalculatorInfo(
+        name=name,
+        description=f"{label} fine-tuned on the screen's own expensive level (no3rr finetune)",
+        elements=MPTRJ_ELEMENTS,
+        defaults={"model": None, "models_dir": None},
+        allowed=frozenset({"model", "models_dir"}),
+        package=package,
+        factory=factory,
+        fidelity="ml",
+        note=f"{label} fine-tuned on this screen's expensive level: trusted only on catalysts like those it "
+             "was trained on; its error is reported on catalysts it never saw (no3rr fidelity).",
+        install=FT_INSTALL,
+        local=frozenset({"models_dir"}),
+        validate=_validate,
+        missing=missing,
+        required=True,
+    ))

@@ -13,7 +13,8 @@ def add_parser(sub) -> None:
                                    "the [finetune] training catalysts, fine-tune the cheap ML potential on every "
                                    "expensive frame, store the model in OUT/models/<hash>/ and re-rank the "
                                    "remaining catalysts with it; the expensive level runs on its top-k only.")
-    s.add_argument("spec", help="a TOML spec with [calculator] name = 'chgnet', a [verify] and a [finetune] table")
+    s.add_argument("spec", help="a TOML spec with [calculator] name = 'chgnet' or 'sevenn', a [verify] and a "
+                                "[finetune] table")
     s.add_argument("--out", help="output directory (default: the spec's 'output')")
     s.add_argument("--workers", type=int, help="local worker processes (default: spec execution.workers)")
     s.add_argument("--engine", choices=["local", "slurm", "serial"], help="where jobs run (default: the spec's)")

@@ -38,11 +38,12 @@ def run_calculators(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
-    print(f"{'name':9s} {'fidelity':15s} {'usable':7s} {'version':13s} elements")
+    w = max(9, *(len(r["name"]) for r in rows))  # 'sevennet-ft'
+    print(f"{'name':{w}s} {'fidelity':15s} {'usable':7s} {'version':13s} elements")
     for r in rows:
-        print(f"{r['name']:9s} {r['fidelity']:15s} {'yes' if r['usable'] else 'NO':7s} {r['version']:13s} "
+        print(f"{r['name']:{w}s} {r['fidelity']:15s} {'yes' if r['usable'] else 'NO':7s} {r['version']:13s} "
               f"{r['elements_text']}")
-        print(f"{'':9s} {r['description']}; params: {', '.join(r['params']) or '-'}")
+        print(f"{'':{w}s} {r['description']}; params: {', '.join(r['params']) or '-'}")
         if not r["usable"]:
-            print(f"{'':9s} missing: {r['missing']}")
+            print(f"{'':{w}s} missing: {r['missing']}")
     return 0

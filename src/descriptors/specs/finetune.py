@@ -13,12 +13,14 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from descriptors.calculators.finetuned import FINETUNABLE
 from descriptors.specs.base import StrictModel
 
 __all__ = ["FinetuneSpec", "FINETUNE_BACKENDS"]
 
 #: cheap calculators that can be fine-tuned here, and the fine-tuned backend each one becomes
-FINETUNE_BACKENDS = {"chgnet": "chgnet-ft"}
+#: (registered by the calculators: chgnet -> chgnet-ft, sevenn -> sevennet-ft)
+FINETUNE_BACKENDS = FINETUNABLE
 
 
 class FinetuneSpec(StrictModel):

@@ -177,8 +177,8 @@ def _check_finetune(spec: Spec, names: list[str]) -> None:
         raise ValueError("finetune: needs a [verify] table (the expensive level it learns from), e.g. "
                          "[verify] calculator = { name = 'gfn1-xtb' }")
     if spec.calculator.name not in FINETUNE_BACKENDS:
-        raise ValueError(f"finetune: calculator {spec.calculator.name!r} cannot be fine-tuned here (not yet "
-                         f"supported); fine-tunable: {sorted(FINETUNE_BACKENDS)}; remove [finetune] or use one")
+        raise ValueError(f"finetune: calculator {spec.calculator.name!r} cannot be fine-tuned; fine-tunable: "
+                         f"{sorted(FINETUNE_BACKENDS)}; remove [finetune] or set calculator.name to one of them")
     unknown = sorted(set(spec.finetune.train or []) - set(names))
     if unknown:
         raise ValueError(f"finetune.train: {', '.join(map(repr, unknown))} not among the spec's catalysts "

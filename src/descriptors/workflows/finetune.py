@@ -11,33 +11,34 @@ reused) with its ``[verify]`` level on the *training* catalysts only, then:
    by linear least squares on composition, ``E_exp - E_ml ~ sum_Z n_Z d_Z``, over the training
    frames, and the model is trained on ``E_exp - sum_Z n_Z d_Z``: it learns the physics, not the
    constants, and adsorption energies (composition-balanced) do not depend on them;
-3. training with CHGNet's own trainer (``chgnet.trainer.Trainer``: its per-epoch training and
-   validation passes; Adam, cosine learning rate, energy per atom and forces, composition model
-   frozen), on CPU with one thread, seeded.  Early stopping: after every epoch the adsorption
-   energies of the held-out training catalysts are computed with the model (against its own gas
-   references, so the element constants cancel) and compared with the expensive level's; the epoch
-   with the lowest MAE is kept -- the base model (epoch 0) included, so fine-tuning never makes the
-   held-out error worse -- and training stops after ``patience`` epochs without improvement.  With
-   ``early_stop_fraction = 0`` every epoch runs and the last one is kept;
+3. training with the ML family's own training code, one module per family (:data:`TRAINERS`):
+   CHGNet's ``chgnet.trainer.Trainer`` (workflows/finetune_chgnet.py) or SevenNet's
+   ``sevenn.train.trainer.Trainer`` (workflows/finetune_sevenn.py), continuing from the shipped
+   checkpoint the cheap level names (for SevenNet's multi-fidelity checkpoints, its channel);
+   Adam, cosine learning rate, MSE on energy per atom and forces, the per-element energy
+   references of the model fixed; on CPU with one thread, seeded.  Early stopping: after every
+   epoch the adsorption energies of the held-out training catalysts are computed with the model
+   (against its own gas references, so the element constants cancel) and compared with the
+   expensive level's; the epoch with the lowest MAE is kept -- the base model (epoch 0) included,
+   so fine-tuning never makes the held-out error worse -- and training stops after ``patience``
+   epochs without improvement.  With ``early_stop_fraction = 0`` every epoch runs and the last
+   one is kept;
 4. the artefact ``OUT/models/<hash>/`` (calculators/finetuned.py): weights, and ``model.json``
-   with the training-set hash, the catalysts trained on and held out, the errors before and after
-   and the versions.  Its key (training-set hash + base model + training settings) makes a re-run
-   reuse it: the same data never trains twice.  It is written to a temporary directory and renamed,
-   so a killed training leaves nothing half-written;
-5. the fine-tuned level (calculator ``chgnet-ft`` with the artefact's hash) scores every placement
-   of the remaining catalysts (``mode``: single point on the cheap geometry, or relaxed from it),
+   with the family, base model, training-set hash, the catalysts trained on and held out, the
+   element shifts, the errors before and after and the versions.  Its key (training-set hash +
+   family and its version + base model + training settings) makes a re-run reuse it: the same
+   data never trains twice.  It is written to a temporary directory and renamed, so a killed
+   training leaves nothing half-written;
+5. the fine-tuned level (calculator ``chgnet-ft`` or ``sevennet-ft`` with the artefact's hash)
+   scores every placement of the remaining catalysts (``mode``: single point on the cheap geometry, or relaxed from it),
    and the expensive level runs on its ``top_k`` per (catalyst, adsorbate) -- both through
    workflows/verify.py.  With ``verify.all`` every placement also runs at the expensive level, to
    measure the success rate.
-
-SevenNet is not fine-tuned yet (spec validation says so).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
 import os
 import shutil
@@ -56,24 +57,30 @@ from descriptors.calculators.finetuned import (
 )
 from descriptors.identity import settings_digest
 from descriptors.specs import CalculatorSpec, FinetuneSpec, VerifySpec
-from descriptors.specs.finetune import FINETUNE_BACKENDS
 from descriptors.workflows.finetune_data import TrainingSet, write_training_set
 from descriptors.workflows.verify import VerifyResult, run_verify
 
-__all__ = ["train_key", "find_model", "train_chgnet", "ensure_model", "finetuned_setting", "run_finetune",
-           "element_shifts", "MODELS_DIR", "FT_LEVEL"]
+__all__ = ["train_key", "find_model", "train_model", "train_chgnet", "trainer_backend", "ensure_model",
+           "finetuned_setting", "run_finetune", "element_shifts", "MODELS_DIR", "FT_LEVEL", "TRAINERS"]
 
 MODELS_DIR = "models"
 FT_LEVEL = "finetuned"
+#: cheap calculator -> the module that trains its fine-tuned form, one per ML family.  A module
+#: gives FAMILY, LABEL, CALCULATOR (the registered fine-tuned calculator, calculators/finetuned.py),
+#: VERSIONS, base_id(params), load(base), shift_energies/energies(model, frames), errors(model,
+#: frames) and Trainer(model, fit, early, ft).epoch(i); the rest (shifts, early stopping, the
+#: artefact, re-ranking) is here and the same for every family.
+TRAINERS = {"chgnet": "descriptors.workflows.finetune_chgnet", "sevenn": "descriptors.workflows.finetune_sevenn"}
 _TRAIN_PARAMS = ("epochs", "patience", "learning_rate", "batch_size", "force_weight", "seed",
                  "early_stop_fraction")
 
 
-def train_key(ts: TrainingSet, base_model: str, ft: FinetuneSpec) -> str:
-    """What decides the trained weights: the training set's hash, the base model, the settings."""
+def train_key(ts: TrainingSet, base_model: str, ft: FinetuneSpec, family: str = "chgnet") -> str:
+    """What decides the trained weights: the training set's hash, the family's code version, the
+    base model, the settings."""
     from descriptors.calculators.base import _version
 
-    return settings_digest({"training_set": ts.sha256, "base_model": base_model, "chgnet": _version("chgnet"),
+    return settings_digest({"training_set": ts.sha256, "base_model": base_model, family: _version(family),
                             "train": {k: getattr(ft, k) for k in _TRAIN_PARAMS}})
 
 
@@ -108,44 +115,17 @@ def _shift(a, shifts: dict[str, float]) -> float:
     return sum(shifts.get(s, 0.0) for s in a.get_chemical_symbols())
 
 
-def _dataset(frames, shifts):
-    from chgnet.data.dataset import StructureData
-    from pymatgen.io.ase import AseAtomsAdaptor
+def _shifted(frames, shifts) -> list:
+    """Copies of ``frames`` labelled with E - sum_Z n_Z d_Z (what the model is trained on)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
 
-    structures = [AseAtomsAdaptor.get_structure(a) for a in frames]
-    e = [(a.get_potential_energy() - _shift(a, shifts)) / len(a) for a in frames]  # CHGNet: eV/atom
-    f = [a.get_forces(apply_constraint=False).tolist() for a in frames]
-    with contextlib.redirect_stdout(io.StringIO()):
-        return StructureData(structures=structures, energies=e, forces=f)
-
-
-def _errors(model, frames, shifts) -> dict[str, float]:
-    """MAE of energy (eV/atom and eV per structure) and forces (eV/A) on labelled ``frames``."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    model.eval()
-    de, dea, df = [], [], []
+    out = []
     for a in frames:
-        with contextlib.redirect_stdout(io.StringIO()):
-            p = model.predict_structure(AseAtomsAdaptor.get_structure(a), task="ef")
-        ref = a.get_potential_energy() - _shift(a, shifts)
-        de.append(abs(float(p["e"]) * len(a) - ref))
-        dea.append(de[-1] / len(a))
-        df.append(np.abs(np.asarray(p["f"]) - a.get_forces(apply_constraint=False)).mean())
-    return {"energy_mae_eV": float(np.mean(de)), "energy_mae_eV_per_atom": float(np.mean(dea)),
-            "force_mae_eV_per_A": float(np.mean(df)), "frames": len(frames)}
-
-
-def _predict(model, frames) -> list[float]:
-    """The model's total energies of ``frames`` (eV)."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    model.eval()
-    with contextlib.redirect_stdout(io.StringIO()):
-        preds = model.predict_structure([AseAtomsAdaptor.get_structure(a) for a in frames], task="e",
-                                        batch_size=16)
-    preds = preds if isinstance(preds, list) else [preds]
-    return [float(p["e"]) * len(a) for p, a in zip(preds, frames)]
+        b = a.copy()
+        b.calc = SinglePointCalculator(b, energy=a.get_potential_energy() - _shift(a, shifts),
+                                       forces=a.get_forces(apply_constraint=False))
+        out.append(b)
+    return out
 
 
 def adsorption_set(frames) -> list[tuple[int, int, dict[str, int]]]:
@@ -207,51 +187,51 @@ def adsorption_mae(energies: list[float], frames_pairs, gas_energies: dict[str, 
     return float(np.mean(err))
 
 
-def _ads_error(model, frames, pairs, gas_frames, gas_idx) -> float | None:
+def _ads_error(backend, model, frames, pairs, gas_frames, gas_idx) -> float | None:
     if not pairs or len(gas_idx) < 3:
         return None
     names = sorted(gas_idx)
-    e = _predict(model, list(frames) + [gas_frames[gas_idx[k]] for k in names])
+    e = backend.energies(model, list(frames) + [gas_frames[gas_idx[k]] for k in names])
     gas = {k: (gas_frames[gas_idx[k]].get_potential_energy(), e[len(frames) + m]) for m, k in enumerate(names)}
     return adsorption_mae(e[:len(frames)], (frames, pairs), gas)
 
 
-def train_chgnet(fit, early, ft: FinetuneSpec, base_model: str, log: Callable[[str], None]) -> tuple[Any, dict]:
-    """Fine-tune CHGNet ``base_model`` on the labelled frames ``fit`` with early stopping on
-    ``early``; return (model, record of shifts, errors and history)."""
-    import torch
-    from chgnet.data.dataset import get_loader  # shuffles (seeded by the Trainer)
-    from chgnet.model import CHGNet
-    from chgnet.trainer import Trainer
+def trainer_backend(calculator: str):
+    """The training module of the ML family of cheap calculator ``calculator`` (:data:`TRAINERS`)."""
+    import importlib
 
-    from descriptors.calculators.ml import _offline, shipped_checkpoint
+    if calculator not in TRAINERS:
+        raise ValueError(f"finetune: calculator {calculator!r} cannot be fine-tuned; fine-tunable: {sorted(TRAINERS)}")
+    return importlib.import_module(TRAINERS[calculator])
+
+
+def train_model(backend, fit, early, ft: FinetuneSpec, base_model: str,
+                log: Callable[[str], None]) -> tuple[Any, dict]:
+    """Fine-tune ``base_model`` of ``backend`` (a module of :data:`TRAINERS`) on the labelled frames
+    ``fit`` with early stopping on ``early``; return (model, record of shifts, errors and history)."""
+    import random
+
+    import torch
+
+    from descriptors.calculators.ml import _offline
 
     _offline()
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or 1)))
-    import random
-
-    random.seed(ft.seed)  # StructureData shuffles with random, the loaders with torch: seeded, the same
-    np.random.seed(ft.seed)  # data trains into the same weights (one thread, CPU)
+    random.seed(ft.seed)  # the data loaders shuffle with random or torch: seeded, the same data
+    np.random.seed(ft.seed)  # trains into the same weights (one thread, CPU)
     torch.manual_seed(ft.seed)
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = CHGNet.from_file(str(shipped_checkpoint("chgnet", base_model)),
-                                 mlp_out_bias=base_model == "0.2.0", version=base_model)
-    ml = []
-    for a in list(fit) + list(early):
-        from pymatgen.io.ase import AseAtomsAdaptor
-
-        with contextlib.redirect_stdout(io.StringIO()):
-            ml.append(float(model.predict_structure(AseAtomsAdaptor.get_structure(a), task="e")["e"]) * len(a))
-    shifts = element_shifts(list(fit) + list(early), ml)  # both parts are training catalysts
-    pairs, gas_idx = adsorption_set(early), _gas_index(fit)
+    model = backend.load(base_model)
+    shifts = element_shifts(list(fit) + list(early), backend.shift_energies(model, list(fit) + list(early)))
+    pairs, gas_idx = adsorption_set(early), _gas_index(fit)  # (both parts are training catalysts)
+    fit_s, early_s = _shifted(fit, shifts), _shifted(early, shifts)
 
     def ads_err():
-        return _ads_error(model, early, pairs, fit, gas_idx)
+        return _ads_error(backend, model, early, pairs, fit, gas_idx)
 
     def errors() -> dict[str, Any]:
-        e = {"fit": _errors(model, fit, shifts)}
+        e = {"fit": backend.errors(model, fit_s)}
         if early:
-            e["early_stop"] = _errors(model, early, shifts)
+            e["early_stop"] = backend.errors(model, early_s)
             e["early_stop"]["e_ads_mae_eV"] = ads_err()
         return e
 
@@ -263,16 +243,7 @@ def train_chgnet(fit, early, ft: FinetuneSpec, base_model: str, log: Callable[[s
 
     before = errors()
     log(f"finetune: before training, {line(before)}")
-    fit_loader = get_loader(_dataset(fit, shifts), batch_size=ft.batch_size, num_workers=0, pin_memory=False)
-    early_loader = (get_loader(_dataset(early, shifts), batch_size=ft.batch_size, num_workers=0, pin_memory=False)
-                    if early else None)
-    for p in model.composition_model.parameters():  # the shifts took the constants: AtomRef stays
-        p.requires_grad = False
-    with contextlib.redirect_stdout(io.StringIO()):
-        trainer = Trainer(model=model, targets="ef", energy_loss_ratio=1.0, force_loss_ratio=ft.force_weight,
-                          optimizer="Adam", scheduler="CosLR", criterion="MSE", epochs=ft.epochs,
-                          learning_rate=ft.learning_rate, use_device="cpu", torch_seed=ft.seed,
-                          data_seed=ft.seed, print_freq=10**9)
+    trainer = backend.Trainer(model, fit_s, early_s, ft)
     # early stopping on the adsorption energies of the held-out training catalysts when they have
     # any (what a screen ranks by), else on their energy per atom; the base model (epoch 0) competes.
     # Without held-out catalysts (early_stop_fraction = 0) every epoch runs and the last is kept.
@@ -281,15 +252,13 @@ def train_chgnet(fit, early, ft: FinetuneSpec, base_model: str, log: Callable[[s
         s0 = before["early_stop"]["e_ads_mae_eV"]
         best = (s0 if s0 is not None else before["early_stop"]["energy_mae_eV_per_atom"], copy.deepcopy(model.state_dict()))
     for epoch in range(ft.epochs):
-        with contextlib.redirect_stdout(io.StringIO()):
-            tr = trainer._train(fit_loader, epoch)
-            va = trainer._validate(early_loader, is_test=False) if early else {}
-        h = {"epoch": epoch + 1, "fit_e": float(tr["e"]), "fit_f": float(tr["f"])}
+        tr, va = trainer.epoch(epoch)
+        h = {"epoch": epoch + 1, "fit_e": tr["e"], "fit_f": tr["f"]}
         msg = f"finetune: epoch {epoch + 1}/{ft.epochs}: fit MAE {1e3 * tr['e']:.1f} meV/atom, {tr['f']:.3f} eV/A"
         if early:
             ads = ads_err()
-            sc = ads if ads is not None else float(va["e"])
-            h.update(early_e=float(va["e"]), early_f=float(va["f"]), early_e_ads=ads)
+            sc = ads if ads is not None else va["e"]
+            h.update(early_e=va["e"], early_f=va["f"], early_e_ads=ads)
             msg += f"; early-stop {1e3 * va['e']:.1f} meV/atom, {va['f']:.3f} eV/A" + (
                 f", E_ads {ads:.3f} eV" if ads is not None else "")
         history.append(h)
@@ -309,40 +278,46 @@ def train_chgnet(fit, early, ft: FinetuneSpec, base_model: str, log: Callable[[s
                    "best_epoch": best_epoch, "history": history}
 
 
+def train_chgnet(fit, early, ft: FinetuneSpec, base_model: str, log: Callable[[str], None]) -> tuple[Any, dict]:
+    """:func:`train_model` with CHGNet (kept for callers from before SevenNet)."""
+    return train_model(trainer_backend("chgnet"), fit, early, ft, base_model, log)
+
+
 def ensure_model(ts: TrainingSet, ft: FinetuneSpec, base_model: str, models_dir: Path,
-                 log: Callable[[str], None]) -> tuple[str, dict]:
-    """The artefact for ``ts`` and ``ft``: reused when stored (no retraining), else trained and
-    written atomically.  Returns (hash, manifest)."""
+                 log: Callable[[str], None], calculator: str = "chgnet") -> tuple[str, dict]:
+    """The artefact for ``ts`` and ``ft`` fine-tuning ``base_model`` of the cheap level ``calculator``:
+    reused when stored (no retraining), else trained and written atomically.  Returns (hash, manifest)."""
+    import torch
     from ase.io import read
 
     from descriptors.calculators.base import _version
 
-    key = train_key(ts, base_model, ft)
+    backend = trainer_backend(calculator)
+    key = train_key(ts, base_model, ft, backend.FAMILY)
     found = find_model(models_dir, key)
     if found:
         log(f"finetune: model {found} reused (training set {ts.sha256[:12]}, nothing retrained)")
         return found, load_artefact(models_dir, found)
     fit = read(ts.files["train"], index=":")
     early = read(ts.files["validation"], index=":") if ts.n_validation else []
-    log(f"finetune: training CHGNet {base_model} on {len(fit)} frames of {', '.join(ts.train_catalysts)} "
+    log(f"finetune: training {backend.LABEL} {base_model} on {len(fit)} frames of {', '.join(ts.train_catalysts)} "
         + (f"(+ gas), early stop on {len(early)} frames of {', '.join(ts.validation_catalysts)}" if early
            else f"(+ gas), {ft.epochs} epochs, no early stopping"))
-    model, record = train_chgnet(fit, early, ft, base_model, log)
-    import torch
-
+    model, record = train_model(backend, fit, early, ft, base_model, log)
     models_dir.mkdir(parents=True, exist_ok=True)
     tmp = models_dir / f".tmp-{key}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     torch.save(model.state_dict(), tmp / WEIGHTS)
-    h = content_hash(tmp / WEIGHTS, base_model)
-    manifest = {"hash": h, "key": key, "base_model": base_model, "calculator": "chgnet-ft",
+    h = content_hash(tmp / WEIGHTS, base_model, backend.FAMILY)
+    manifest = {"hash": h, "key": key, "family": backend.FAMILY, "base_model": base_model,
+                "calculator": backend.CALCULATOR,
                 "training_set": {**asdict(ts), "files": {k: Path(v).name for k, v in ts.files.items()}},
                 "trained_on": ts.train_catalysts, "early_stop_on": ts.validation_catalysts,
                 "settings": ft.model_dump(), **record,
                 "energy_reference": "trained on E_expensive - sum_Z n_Z d_Z (element_shifts_eV, least squares "
                                     "against the base model); totals on the base model's scale",
-                "versions": {d: _version(d) for d in ("chgnet", "torch", "no3rr-descriptors", "ase")}}
+                "versions": {d: _version(d) for d in (*backend.VERSIONS, "no3rr-descriptors", "ase")}}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     final = models_dir / h
     if final.exists():  # the same weights already stored (a concurrent or earlier identical run)
@@ -353,24 +328,23 @@ def ensure_model(ts: TrainingSet, ft: FinetuneSpec, base_model: str, models_dir:
     return h, manifest
 
 
-def finetuned_setting(model_hash: str, models_dir: Path) -> CalculatorSetting:
-    return CalculatorSetting("chgnet-ft", {"model": model_hash, "models_dir": str(Path(models_dir).resolve())})
+def finetuned_setting(model_hash: str, models_dir: Path, calculator: str = "chgnet-ft") -> CalculatorSetting:
+    return CalculatorSetting(calculator, {"model": model_hash, "models_dir": str(Path(models_dir).resolve())})
 
 
 def run_finetune(spec, store, out: Path, clean_jobs, ads_jobs, ideal: dict, make_engine,
                  train: list[str], rest: list[str], log: Callable[[str], None]) -> dict[str, Any]:
     """Steps 1-5 of the module doc after the verify level ran on the ``train`` catalysts."""
     ft = spec.finetune
-    if spec.calculator.name not in FINETUNE_BACKENDS:
-        raise ValueError(f"finetune: calculator {spec.calculator.name!r} cannot be fine-tuned yet")
-    base_model = spec.calculator.setting().params["model"]
+    backend = trainer_backend(spec.calculator.name)
+    base_model = backend.base_id(spec.calculator.setting().params)
     fdir = Path(out) / "finetune"
     ts = write_training_set(store, fdir / "data", Path(out) / "trajectories", ft.early_stop_fraction,
                             calc_hash=spec.verify.calculator.setting().hash, catalysts=train)
     log(f"finetune: training set {ts.sha256[:12]}: {ts.n_train} frames to fit, {ts.n_validation} for early stopping")
     models_dir = Path(out) / MODELS_DIR
-    h, manifest = ensure_model(ts, ft, base_model, models_dir, log)
-    setting = finetuned_setting(h, models_dir)
+    h, manifest = ensure_model(ts, ft, base_model, models_dir, log, spec.calculator.name)
+    setting = finetuned_setting(h, models_dir, backend.CALCULATOR)
     in_rest = [j for j in clean_jobs if j.meta["catalyst"] in rest]
     rest_ads = [j for j in ads_jobs if j.meta["catalyst"] in rest]
     meta = {"ft_model_hash": h, "ft_train": ",".join(manifest["trained_on"] + manifest["early_stop_on"])}

@@ -5,9 +5,9 @@ import socket
 import pytest
 from ase.build import add_adsorbate, fcc111
 from ase.constraints import FixAtoms
+from conftest import require
 
 from descriptors.calculators import base, ml
-from conftest import require
 from descriptors.calculators.base import CalculatorSetting, make_calculator
 from descriptors.tasks.relax import RelaxSettings, relax
 

@@ -237,3 +237,44 @@ def render(m: dict[str, Any]) -> list[str]:
                    + ", ".join(f"{k} {v}" for k, v in b["before"].items()) + "; now "
                    + ", ".join(f"{k} {v}" for k, v in b["after"].items()))
     return out
+
+
+def per_call(n: int = 8, repeats: int = 2) -> dict[str, float]:
+    """CPU ms per structure of one energy+force call on ``n`` of the benchmark's placements (H, O,
+    N, NO on Cu(111) 2x2x3), one thread: CHGNet's ASE calculator (the baseline's call), the
+    previous round's ``predict_structure`` with all per call, ``CHGNetEF`` one and all per call
+    (graphs reused).  Under a minute of CPU: ``python -m benchmarks.ml_batch``."""
+    import torch
+
+    from descriptors.calculators import CalculatorSetting, make_calculator
+    from descriptors.calculators.ml import CHGNetEF
+
+    torch.set_num_threads(1)
+    geoms = [a for _, a in placements(["H", "O", "N", "NO"])][:n]
+    calc = make_calculator(CalculatorSetting("chgnet"), atoms=geoms[0])
+    ef, old = CHGNetEF(calc.model), _predict_structure_predictor(calc.model, n)
+
+    def per(fn):
+        fn()
+        t = time.process_time()
+        for _ in range(repeats):
+            fn()
+        return round((time.process_time() - t) / repeats / len(geoms) * 1000, 1)
+
+    def ase_calls():
+        for a in geoms:
+            a.calc = calc
+            calc.results = {}
+            a.positions[-1, 2] += 1e-7
+            a.get_forces()
+
+    return {"atoms": int(np.mean([len(a) for a in geoms])), "ase_calculator_efsm": per(ase_calls),
+            "previous_predict_structure_all_per_call": per(lambda: old(geoms)),
+            "chgnet_ef_one_per_call": per(lambda: [ef([a], [i]) for i, a in enumerate(geoms)]),
+            "chgnet_ef_all_per_call": per(lambda: ef(geoms, list(range(len(geoms)))))}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps({"per_call_ms": per_call(), "call_breakdown_ms": call_breakdown()}, indent=1))

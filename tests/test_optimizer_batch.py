@@ -273,3 +273,52 @@ def test_batch_restarts_from_the_trajectories_of_a_killed_batch(tmp_path, monkey
         assert (b.steps, b.status) == (r.steps, r.status), jid
         assert b.energy == pytest.approx(r.energy, abs=1e-8)
         assert np.abs(b.toatoms().positions - r.toatoms().positions).max() < 1e-8
+
+
+def test_worker_killed_mid_batch_its_jobs_restart_on_the_one_job_path(tmp_path, monkeypatch):
+    """Local pool, batch mode: the worker relaxing a batch is SIGKILLed mid-way (as a wall-time
+    limit would); the batch's jobs go to the engine's one-job path (a new pool, resubmitted), each
+    restarts from its trajectory, and the rows are those of an uninterrupted run."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import descriptors.tasks.batch as tb
+    from descriptors.engine.engine import Engine
+    from descriptors.engine.jobs import Job
+    from descriptors.specs import EngineSpec
+    from descriptors.store.db import Store
+    from descriptors.tasks import trajectory_path
+    from test_engine_failures import _pids_holding, _slab
+
+    monkeypatch.setattr(tb, "FAST", ("chgnet", "emt"))
+    relax_s = RelaxSettings("BFGS", 0.01, 400)
+    jobs = [Job("clean", {"test": "batch-kill", "seed": i}, {"catalyst": "Cu"}, _slab(0.12, 10 + i))
+            for i in range(3)]
+    ref = [relax(j.atoms, EMT, relax_s) for j in jobs]
+    traj = trajectory_path(tmp_path / "trajectories", jobs[0].id)
+    killed = {}
+
+    def killer():
+        t_end = time.time() + 120
+        while time.time() < t_end and "pid" not in killed:
+            if traj.exists() and len(read_trajectory(traj)) >= 6:
+                for pid in _pids_holding(traj):
+                    os.kill(pid, signal.SIGKILL)
+                    killed["pid"] = pid
+            time.sleep(0.01)
+
+    store = Store(tmp_path / "screen.db")
+    with Engine(store, EMT, relax_s, workers=2, engine=EngineSpec(type="local"), workdir=tmp_path,
+                progress=False) as eng:
+        th = threading.Thread(target=killer)
+        th.start()
+        eng.run(jobs, "clean slabs")
+        th.join()
+    assert "pid" in killed, "the worker relaxing the batch was never found"
+    for job, r in zip(jobs, ref):
+        row = store.get(job.id)
+        assert row.status == "ok" and row.steps == r.steps, (row.status, row.steps, r.steps)
+        assert row.energy == pytest.approx(r.energy, abs=1e-8)
+    assert store.get(jobs[0].id).restarted_from_step >= 5  # from its trajectory, not from scratch

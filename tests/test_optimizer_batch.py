@@ -284,13 +284,14 @@ def test_worker_killed_mid_batch_its_jobs_restart_on_the_one_job_path(tmp_path, 
     import threading
     import time
 
+    from test_engine_failures import _pids_holding, _slab
+
     import descriptors.tasks.batch as tb
     from descriptors.engine.engine import Engine
     from descriptors.engine.jobs import Job
     from descriptors.specs import EngineSpec
     from descriptors.store.db import Store
     from descriptors.tasks import trajectory_path
-    from test_engine_failures import _pids_holding, _slab
 
     monkeypatch.setattr(tb, "FAST", ("chgnet", "emt"))
     relax_s = RelaxSettings("BFGS", 0.01, 400)

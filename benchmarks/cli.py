@@ -421,18 +421,9 @@ def render_store(s: dict[str, Any]) -> list[str]:
 
 
 def render_ml(m: dict[str, Any]) -> list[str]:
-    if "skipped" in m:
-        return [f"ML throughput: {m['skipped']}"]
-    return [f"ML throughput ({m['calculator']}, {m['placements']} placements of ~{m['atoms_per_structure']} atoms, "
-            f"{m['optimizer']} fmax {m['fmax']}, one thread): relaxed placements per core-hour",
-            _table(["path", "cpu s", "wall s", "placements/core-h", "model calls"],
-                   [[f"one relaxation per job ({m.get('baseline_optimizer', 'BFGS')})", m["single"]["cpu_s"], m["single"]["wall_s"],
-                     m["single"]["placements_per_core_hour"], m["single"]["force_calls"]],
-                    [f"relax_batch ({m['optimizer']}, all per call)", m["batched"]["cpu_s"], m["batched"]["wall_s"],
-                     m["batched"]["placements_per_core_hour"], m["batched"]["model_calls"]]]),
-            f"speed-up {_fmt(m['speedup_core_hours'])}x (goal >= {m['goal_speedup']:.0f}x; baseline 1.0), force "
-            f"evaluations {_fmt(m.get('force_evaluations_ratio'), 3)}x the baseline's, equal minima "
-            f"{m['equal_minima']}/{m['placements']} (|dE| <= 0.01 eV, atoms within 0.1 A)"]
+    from .ml_batch import render
+
+    return render(m)
 
 
 def _write(out: Path, result: dict[str, Any], run: Runner, t0: float) -> None:

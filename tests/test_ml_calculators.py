@@ -5,9 +5,9 @@ import socket
 import pytest
 from ase.build import add_adsorbate, fcc111
 from ase.constraints import FixAtoms
+from conftest import require
 
 from descriptors.calculators import base, ml
-from conftest import require
 from descriptors.calculators.base import CalculatorSetting, make_calculator
 from descriptors.tasks.relax import RelaxSettings, relax
 
@@ -151,3 +151,78 @@ def test_missing_checkpoint_lists_the_models_present(monkeypatch):
     with pytest.raises(base.CalculatorUnavailableError,
                        match=r"'7net-l3i5'.*models present here: \['7net-0', '7net-0_22may2024', '7net-MF-0'\]"):
         ml.shipped_checkpoint("sevenn", "7net-l3i5")
+
+
+def test_chgnet_fast_path_matches_chgnets_calculator_and_a_fresh_graph(no_network):
+    """CHGNetEF (tasks/batch.py's CHGNet path): the energy and forces of CHGNet's own ASE calculator;
+    along a relaxation whose graph is reused between steps, those of a graph built afresh at every
+    step, to 1e-5 (float32 round-off of another summation order); the graph is really reused."""
+    _need("chgnet")
+    import numpy as np
+
+    from descriptors.calculators.ml import CHGNetEF, chgnet_ef
+    from descriptors.tasks.batch import relax_batch
+
+    ef = chgnet_ef({"model": "0.3.0"})
+    slab = _h_on_cu111()
+    ref = slab.copy()
+    ref.calc = make_calculator(CalculatorSetting("chgnet"), atoms=ref)
+    (e, f), = ef([slab])
+    assert e == pytest.approx(ref.get_potential_energy(), abs=1e-5)
+    assert np.abs(f - ref.get_forces(apply_constraint=False)).max() < 1e-4
+
+    class Checked(CHGNetEF):
+        worst = [0.0, 0.0]
+
+        def __call__(self, structures, slots=None):
+            out = super().__call__(structures, slots)
+            fresh = CHGNetEF(self.model)(structures)
+            for (e1, f1), (e2, f2) in zip(out, fresh):
+                self.worst[0] = max(self.worst[0], abs(e1 - e2))
+                self.worst[1] = max(self.worst[1], float(np.abs(f1 - f2).max()))
+            return out
+
+    checked = Checked(ef.model)
+    other = slab.copy()
+    other.positions[-1, :2] += 0.7  # a second placement in the same batch
+    res = relax_batch([slab, other], CalculatorSetting("chgnet"), RelaxSettings("BFGS-soft", 0.05, 100),
+                      predictor=checked)
+    assert all(r.converged for r in res)
+    assert checked.stats["graphs_reused"] > checked.stats["graphs_built"] > 0
+    assert checked.worst[0] < 1e-5 and checked.worst[1] < 1e-4, checked.worst
+    single = relax(slab, CalculatorSetting("chgnet"), RelaxSettings("BFGS-soft", 0.05, 100))
+    assert res[0].energy == pytest.approx(single.energy, abs=1e-3)
+
+
+def test_chgnet_screen_in_batch_mode_stores_what_single_jobs_store(no_network, tmp_path, monkeypatch):
+    """A CHGNet screen runs its placements in the engine's batch mode (tasks.batch.run_jobs_batched,
+    checked), and stores the rows single-job mode stores: same job ids, statuses and fields, the
+    same minima (energies within 1e-3 eV: float32 inference in another order)."""
+    _need("chgnet")
+    import descriptors.engine.batch as eb
+    from descriptors.specs import parse_spec
+    from descriptors.store.db import Store
+    from descriptors.workflows.screen import run_screen
+
+    spec = parse_spec({
+        "name": "ml-batch", "adsorbates": ["H"],
+        "catalysts": [{"type": "slab", "metals": ["Cu"], "facets": ["111"], "size": [2, 2], "layers": 3,
+                       "fixed_layers": 1, "vacuum": 6.0, "lattice_constant": "experimental"}],
+        "placement": {"site_kinds": ["hollow"]}, "calculator": {"name": "chgnet"},
+        "relax": {"fmax": 0.05, "steps": 100},
+    })
+    rows = {}
+    for mode in ("single", "batch"):
+        calls = []
+        entry = eb._entry
+        monkeypatch.setattr(eb, "BATCH_SIZE", 8 if mode == "batch" else 1)
+        monkeypatch.setattr(eb, "_entry", lambda items, *a: calls.append(len(items)) or entry(items, *a))
+        run_screen(spec, out=tmp_path / mode, progress=False, quiet=True, engine="serial")
+        monkeypatch.setattr(eb, "_entry", entry)
+        rows[mode] = {r.job_id: r for r in Store(tmp_path / mode / "screen.db").select()}
+        assert (sum(calls) > 0) == (mode == "batch")
+    assert rows["single"].keys() == rows["batch"].keys()
+    for jid, s in rows["single"].items():
+        b = rows["batch"][jid]
+        assert (b.status, b.kind) == (s.status, s.kind) and set(b.key_value_pairs) == set(s.key_value_pairs)
+        assert b.energy == pytest.approx(s.energy, abs=1e-3), (s.kind, jid)

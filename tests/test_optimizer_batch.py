@@ -77,13 +77,40 @@ def test_relax_batch_reproduces_single_relaxations(placements, optimizer):
     rs = RelaxSettings(optimizer, 0.05, 300)
     atoms = [g["atoms"] for g in placements]
     single = [relax(a, EMT, rs) for a in atoms]
-    batched = relax_batch(atoms, EMT, rs)
+    stats = {}
+    batched = relax_batch(atoms, EMT, rs, stats=stats)
     for s, b in zip(single, batched):
         assert b.steps == s.steps and b.converged == s.converged
         assert b.energy == pytest.approx(s.energy, abs=1e-8)
         assert np.allclose(b.atoms.positions, s.atoms.positions, atol=1e-8)
+        assert b.extra == s.extra  # what a row stores: the same keys as a single relaxation's
     # one model call per optimizer step of the longest relaxation (plus the final forces)
-    assert batched[0].extra["batch_calls"] == max(s.steps for s in single) + 1
+    assert stats["model_calls"] == max(s.steps for s in single) + 1
+    assert stats["force_evaluations"] == sum(s.steps + 1 for s in single)
+
+
+def test_relax_batch_writes_and_restarts_trajectories_as_relax(placements, tmp_path):
+    """A batch killed after 4 steps (a step budget of 4 here) leaves the trajectories a single
+    relaxation leaves; the next batch restarts from them (Hessian replayed) and ends where one
+    uninterrupted single relaxation ends, frame for frame."""
+    from ase.io.trajectory import Trajectory
+
+    rs = RelaxSettings("BFGS-soft", 0.05, 300)
+    atoms = [g["atoms"] for g in placements]
+    ref_trajs = [tmp_path / f"single{i}.traj" for i in range(len(atoms))]
+    single = [relax(a, EMT, rs, trajectory=t) for a, t in zip(atoms, ref_trajs)]
+    trajs = [tmp_path / f"batch{i}.traj" for i in range(len(atoms))]
+    first = relax_batch(atoms, EMT, RelaxSettings(rs.optimizer, rs.fmax, 4), trajectories=trajs)
+    assert [len(read_trajectory(t)) for t in trajs] == [5] * len(atoms) and not any(r.converged for r in first)
+    again = relax_batch(atoms, EMT, rs, trajectories=trajs)
+    for s, b, rt, bt in zip(single, again, ref_trajs, trajs):
+        assert b.extra == {"restarted_from_step": 4} and b.steps == s.steps and b.converged
+        assert b.energy == pytest.approx(s.energy, abs=1e-8)
+        ref, got = read_trajectory(rt), read_trajectory(bt)
+        assert len(ref) == len(got) == s.steps + 1
+        assert max(np.abs(x.positions - y.positions).max() for x, y in zip(ref, got)) < 1e-8
+        with Trajectory(str(bt)) as t:
+            assert t[-1].get_potential_energy() == pytest.approx(s.energy, abs=1e-8)
 
 
 def test_bfgs_on_free_dofs_takes_ase_bfgs_steps(placements):
@@ -141,3 +168,158 @@ def test_free_step_is_ases_step_for_any_hessian(indefinite):
     assert np.abs(steps[0] - steps[1]).max() < 1e-9 * np.abs(steps[1]).max()
     if not indefinite:
         assert steps[0] @ g < 0  # positive definite: a descent step
+
+
+def _screen_rows(spec, out, engine, batch: bool, monkeypatch, workers=1):
+    """Run the screen with the engine's batch mode on (EMT made batchable for the test: the worker
+    relaxes each batch with tasks.batch.run_jobs_batched) or off; its rows by job id."""
+    import descriptors.engine.batch as eb
+    import descriptors.tasks.batch as tb
+    from descriptors.store.db import Store
+    from descriptors.workflows.screen import run_screen
+
+    calls = []
+    monkeypatch.setattr(tb, "FAST", ("chgnet", "emt") if batch else ("chgnet",))
+    monkeypatch.setattr(eb, "_entry", (lambda f: lambda items, *a: calls.append(len(items)) or f(items, *a))(eb._entry)
+                        if engine == "serial" else eb._entry)
+    res = run_screen(spec, out=out, progress=False, quiet=True, engine=engine, workers=workers)
+    rows = {r.job_id: r for r in Store(out / "screen.db").select()}
+    return res, rows, calls
+
+
+def test_engine_batch_mode_gives_the_rows_of_single_job_mode(tmp_path, monkeypatch):
+    """The same screen with the batch mode and without, on the serial engine and the local pool:
+    the same job ids, statuses, steps, energies, positions and row fields (EMT is deterministic:
+    to round-off); trajectories with one frame per step; a second run computes nothing."""
+    from descriptors.specs import parse_spec
+    from descriptors.tasks.relax import read_trajectory
+
+    spec = parse_spec({
+        "name": "batch-mode", "adsorbates": ["H", "NO"],
+        "catalysts": [{"type": "slab", "metals": ["Cu"], "facets": ["111"], "size": [2, 2], "layers": 3,
+                       "fixed_layers": 1, "vacuum": 6.0, "lattice_constant": "experimental"}],
+        "placement": {"site_kinds": ["hollow", "top"]},
+        "calculator": {"name": "emt"}, "relax": {"fmax": 0.05, "steps": 300},
+    })
+    _, single, none = _screen_rows(spec, tmp_path / "single", "serial", False, monkeypatch)
+    assert none == []
+    res, batched, calls = _screen_rows(spec, tmp_path / "batched", "serial", True, monkeypatch)
+    ads = [r for r in single.values() if r.kind == "adsorbate"]
+    assert len(ads) >= 4 and sum(calls) == len(ads) + 1  # every placement, and the clean slab, in batches
+    res_local, local, _ = _screen_rows(spec, tmp_path / "local", "local", True, monkeypatch, workers=2)
+    for other in (batched, local):
+        assert other.keys() == single.keys()
+        for jid, s in single.items():
+            b = other[jid]
+            assert (b.status, b.kind, b.steps, b.converged) == (s.status, s.kind, s.steps, s.converged), jid
+            assert b.energy == pytest.approx(s.energy, abs=1e-8)
+            assert np.abs(b.toatoms().positions - s.toatoms().positions).max() < 1e-8
+            assert set(b.key_value_pairs) == set(s.key_value_pairs)
+            assert set(b.data) == set(s.data)
+            if s.kind == "adsorbate":
+                assert len(read_trajectory(tmp_path / "batched" / "trajectories" / f"{jid}.traj")) == s.steps + 1
+    again, _, calls2 = _screen_rows(spec, tmp_path / "batched", "serial", True, monkeypatch)
+    assert again.stats["computed"] == 0 and calls2 == []
+
+
+class _Killed(BaseException):
+    """The worker process dies (as by SIGKILL): nothing after this point runs."""
+
+
+def test_batch_restarts_from_the_trajectories_of_a_killed_batch(tmp_path, monkeypatch):
+    """A batch killed after 3 steps leaves its placements' trajectories and no rows; the next run
+    computes exactly those jobs, restarting each from its trajectory (restarted_from_step 3), and
+    stores the rows of an uninterrupted run."""
+    import descriptors.engine.batch as eb
+    from descriptors.specs import parse_spec
+
+    spec = parse_spec({
+        "name": "batch-kill", "adsorbates": ["H", "NO"],
+        "catalysts": [{"type": "slab", "metals": ["Cu"], "facets": ["111"], "size": [2, 2], "layers": 3,
+                       "fixed_layers": 1, "vacuum": 6.0, "lattice_constant": "experimental"}],
+        "placement": {"site_kinds": ["hollow"]},
+        "calculator": {"name": "emt"}, "relax": {"fmax": 0.05, "steps": 300},
+    })
+    monkeypatch.setattr(eb, "BATCH_SIZE", 32)  # every placement in one batch
+    _, ref, _ = _screen_rows(spec, tmp_path / "ref", "serial", True, monkeypatch)
+    ads = {jid: r for jid, r in ref.items() if r.kind == "adsorbate"}
+    assert len(ads) >= 3 and all(r.steps > 3 for r in ads.values())
+    entry = eb._entry
+
+    def killed(items, setting, relax, traj, threads):
+        if items[0][1] != "adsorbate":
+            return entry(items, setting, relax, traj, threads)
+        entry(items, setting, RelaxSettings(relax.optimizer, relax.fmax, 3), traj, threads)  # 3 steps, then dies
+        raise _Killed()
+
+    out = tmp_path / "killed"
+    monkeypatch.setattr(eb, "_entry", killed)
+    import descriptors.tasks.batch as tb
+
+    monkeypatch.setattr(tb, "FAST", ("chgnet", "emt"))
+    from descriptors.workflows.screen import run_screen
+
+    with pytest.raises(_Killed):
+        run_screen(spec, out=out, progress=False, quiet=True, engine="serial")
+    frames = {j: len(read_trajectory(out / "trajectories" / f"{j}.traj")) for j in ads}
+    assert set(frames.values()) == {0, 4}, frames  # the first batch killed after 3 steps, the next never started
+    monkeypatch.setattr(eb, "_entry", entry)
+    res, rows, calls = _screen_rows(spec, out, "serial", True, monkeypatch)
+    assert res.stats["computed"] == len(ads) and sum(calls) == len(ads)  # only the lost placements, in batches
+    assert rows.keys() == ref.keys()
+    for jid, r in ads.items():
+        b = rows[jid]
+        assert b.get("restarted_from_step") == (3 if frames[jid] else None), jid
+        assert (b.steps, b.status) == (r.steps, r.status), jid
+        assert b.energy == pytest.approx(r.energy, abs=1e-8)
+        assert np.abs(b.toatoms().positions - r.toatoms().positions).max() < 1e-8
+
+
+def test_worker_killed_mid_batch_its_jobs_restart_on_the_one_job_path(tmp_path, monkeypatch):
+    """Local pool, batch mode: the worker relaxing a batch is SIGKILLed mid-way (as a wall-time
+    limit would); the batch's jobs go to the engine's one-job path (a new pool, resubmitted), each
+    restarts from its trajectory, and the rows are those of an uninterrupted run."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from test_engine_failures import _pids_holding, _slab
+
+    import descriptors.tasks.batch as tb
+    from descriptors.engine.engine import Engine
+    from descriptors.engine.jobs import Job
+    from descriptors.specs import EngineSpec
+    from descriptors.store.db import Store
+    from descriptors.tasks import trajectory_path
+
+    monkeypatch.setattr(tb, "FAST", ("chgnet", "emt"))
+    relax_s = RelaxSettings("BFGS", 0.01, 400)
+    jobs = [Job("clean", {"test": "batch-kill", "seed": i}, {"catalyst": "Cu"}, _slab(0.12, 10 + i))
+            for i in range(3)]
+    ref = [relax(j.atoms, EMT, relax_s) for j in jobs]
+    traj = trajectory_path(tmp_path / "trajectories", jobs[0].id)
+    killed = {}
+
+    def killer():
+        t_end = time.time() + 120
+        while time.time() < t_end and "pid" not in killed:
+            if traj.exists() and len(read_trajectory(traj)) >= 6:
+                for pid in _pids_holding(traj):
+                    os.kill(pid, signal.SIGKILL)
+                    killed["pid"] = pid
+            time.sleep(0.01)
+
+    store = Store(tmp_path / "screen.db")
+    with Engine(store, EMT, relax_s, workers=2, engine=EngineSpec(type="local"), workdir=tmp_path,
+                progress=False) as eng:
+        th = threading.Thread(target=killer)
+        th.start()
+        eng.run(jobs, "clean slabs")
+        th.join()
+    assert "pid" in killed, "the worker relaxing the batch was never found"
+    for job, r in zip(jobs, ref):
+        row = store.get(job.id)
+        assert row.status == "ok" and row.steps == r.steps, (row.status, row.steps, r.steps)
+        assert row.energy == pytest.approx(r.energy, abs=1e-8)
+    assert store.get(jobs[0].id).restarted_from_step >= 5  # from its trajectory, not from scratch

@@ -179,3 +179,139 @@ register(*(
         ("sevenn", "SevenNet-0", "7net-0", _sevenn_factory),  # Park et al., JCTC 20, 4857 (2024)
     )
 ))
+
+
+class CHGNetEF:
+    """CHGNet energies and forces for many structures per model call, without CHGNet's ASE
+    calculator and its per-call overheads (profile in README "Benchmarks", issue 16):
+
+    * no pymatgen Structure: the neighbour list comes from pymatgen's own ``find_points_in_spheres``
+      on the Atoms' positions, and the graph from CHGNet's own ``create_graph`` (its 'fast' C code);
+    * the graph is reused while the atoms move: the neighbour list is built out to the cutoff plus a
+      skin, and at each call the pair distances are recomputed from the current positions; while no
+      atom has moved more than half the skin and the same pairs lie within the atom-graph and
+      bond-graph cutoffs, the graph (which holds only indices and periodic images) is the fresh graph,
+      so only the coordinates are replaced: the same energies and forces as a fresh graph, up to the
+      round-off of summing in another edge order (tests/test_ml_calculators.py);
+    * energy and forces only (no stress, no magnetic moments, no crystal features), and the forces
+      from ``autograd.grad`` without ``create_graph`` (CHGNet's ``_compute`` keeps the graph of the
+      forces for training).
+
+    ``slot`` names a structure across calls (the optimizer of one placement): its graph is kept
+    under that key."""
+
+    def __init__(self, model, skin: float = 1.0):
+        self.model = model
+        self.conv = model.graph_converter
+        self.skin = float(skin)
+        self.cache: dict[Any, dict[str, Any]] = {}
+        self.stats = {"calls": 0, "structures": 0, "graphs_built": 0, "graphs_reused": 0}
+
+    def _pairs(self, atoms, r: float):
+        import numpy as np
+        from pymatgen.optimization.neighbors import find_points_in_spheres
+
+        pos = np.ascontiguousarray(atoms.positions, dtype=float)
+        c, n, img, d = find_points_in_spheres(pos, pos, r=float(r), pbc=np.ascontiguousarray(atoms.pbc, dtype=np.int64),
+                                              lattice=np.ascontiguousarray(atoms.cell.array, dtype=float), tol=1e-8)
+        keep = ~((c == n) & (d <= 1e-8))  # as Structure.get_neighbor_list(exclude_self=True)
+        return c[keep], n[keep], np.ascontiguousarray(img[keep]), d[keep]
+
+    def _distances(self, entry, pos):
+        import numpy as np
+
+        c, n, shift = entry["c"], entry["n"], entry["shift"]
+        return np.linalg.norm(pos[n] + shift - pos[c], axis=1)
+
+    def graph(self, atoms, slot=None):
+        """CHGNet's CrystalGraph of ``atoms`` (as ``graph_converter(structure)``), reused for ``slot``."""
+        import numpy as np
+        import torch
+        from chgnet.graph.crystalgraph import CrystalGraph
+
+        pos = np.asarray(atoms.positions, dtype=float)
+        cell = np.asarray(atoms.cell.array, dtype=float)
+        rc, rb = self.conv.atom_graph_cutoff, self.conv.bond_graph_cutoff
+        entry = self.cache.get(slot) if slot is not None else None
+        if entry is not None and (len(pos) != len(entry["pos0"]) or not np.array_equal(cell, entry["cell"])
+                                  or not np.array_equal(atoms.numbers, entry["numbers"])
+                                  or np.linalg.norm(pos - entry["pos0"], axis=1).max() >= self.skin / 2):
+            entry = None  # moved too far (or another structure): a new neighbour list
+        if entry is None:
+            c, n, img, _ = self._pairs(atoms, rc + self.skin)
+            entry = {"pos0": pos.copy(), "cell": cell.copy(), "numbers": atoms.numbers.copy(), "c": c, "n": n,
+                     "img": img, "shift": img @ cell, "key": None, "graph": None}
+        d = self._distances(entry, pos)
+        inside = (d < rc) & (d > 1e-8)
+        key = (inside, d[inside] < rb)
+        g = entry["graph"]
+        if g is not None and np.array_equal(key[0], entry["key"][0]) and np.array_equal(key[1], entry["key"][1]):
+            self.stats["graphs_reused"] += 1
+            frac = torch.tensor(np.linalg.solve(cell.T, pos.T).T, dtype=torch.float32, requires_grad=True)
+            g = CrystalGraph(**{**{k: getattr(g, k) for k in _GRAPH_FIELDS}, "atom_frac_coord": frac})
+        else:
+            self.stats["graphs_built"] += 1
+            g = self._build(atoms, pos, cell, entry["c"][inside], entry["n"][inside], entry["img"][inside], d[inside])
+            entry["key"], entry["graph"] = key, g
+        if slot is not None:
+            self.cache[slot] = entry
+        return g
+
+    def _build(self, atoms, pos, cell, c, n, img, d):
+        import numpy as np
+        import torch
+        from chgnet.graph.crystalgraph import CrystalGraph
+
+        conv = self.conv
+        graph = conv.create_graph(len(atoms), np.ascontiguousarray(c), np.ascontiguousarray(n),
+                                  np.ascontiguousarray(img), np.ascontiguousarray(d))
+        atom_graph, d2u = graph.adjacency_list()
+        bond_graph, u2d = graph.line_graph_adjacency_list(cutoff=conv.bond_graph_cutoff)
+        return CrystalGraph(
+            atomic_number=torch.tensor(atoms.numbers, dtype=torch.int32),
+            atom_frac_coord=torch.tensor(np.linalg.solve(cell.T, pos.T).T, dtype=torch.float32, requires_grad=True),
+            atom_graph=torch.tensor(atom_graph, dtype=torch.int32),
+            neighbor_image=torch.tensor(img, dtype=torch.float32),
+            directed2undirected=torch.tensor(d2u, dtype=torch.int32),
+            undirected2directed=torch.tensor(u2d, dtype=torch.int32),
+            bond_graph=torch.tensor(bond_graph, dtype=torch.int32),
+            lattice=torch.tensor(cell, dtype=torch.float32),
+            graph_id=None, mp_id=None, composition=atoms.get_chemical_formula(),
+            atom_graph_cutoff=conv.atom_graph_cutoff, bond_graph_cutoff=conv.bond_graph_cutoff,
+        )
+
+    def __call__(self, structures, slots=None):
+        """[(energy eV, forces eV/A (n, 3) float64)] for the structures, in one model call."""
+        import torch
+        from chgnet.model.model import BatchedGraph
+
+        model = self.model
+        model.eval()
+        slots = list(slots) if slots is not None else [None] * len(structures)
+        graphs = [self.graph(a, s) for a, s in zip(structures, slots)]
+        with torch.enable_grad():
+            comp = 0 if model.composition_model is None else model.composition_model(graphs).detach()
+            bg = BatchedGraph.from_graphs(graphs, bond_basis_expansion=model.bond_basis_expansion,
+                                          angle_basis_expansion=model.angle_basis_expansion, compute_stress=False)
+            pred = model._compute(bg, compute_force=False)
+            n_atoms = pred["atoms_per_graph"]
+            total = pred["e"] * n_atoms if model.is_intensive else pred["e"]
+            grads = torch.autograd.grad(total.sum(), bg.atom_positions)
+        e = ((pred["e"].detach() + comp) * (n_atoms if model.is_intensive else 1)).double().numpy()
+        self.stats["calls"] += 1
+        self.stats["structures"] += len(structures)
+        return [(float(ei), -g.detach().double().numpy()) for ei, g in zip(e, grads)]
+
+    def forget(self, slot) -> None:
+        self.cache.pop(slot, None)
+
+
+_GRAPH_FIELDS = ("atomic_number", "atom_frac_coord", "atom_graph", "neighbor_image", "directed2undirected",
+                 "undirected2directed", "bond_graph", "lattice", "graph_id", "mp_id", "composition",
+                 "atom_graph_cutoff", "bond_graph_cutoff")
+
+
+def chgnet_ef(setting_params: dict[str, Any], skin: float = 1.0) -> CHGNetEF:
+    """The fast energy-and-force path of the CHGNet model of ``setting_params`` (the shipped weights)."""
+    calc = _chgnet_factory(setting_params)
+    return CHGNetEF(calc.model, skin)

@@ -192,7 +192,11 @@ class Engine:
             bar.update()
 
         try:
-            if self.executor is None:
+            # ML relaxations many per model call (engine/batch.py); the rest one job per task
+            from descriptors.engine.batch import run_batches
+
+            todo = run_batches(self, todo, postprocess, bar, counts, tick)
+            if todo and self.executor is None:
                 # one BLAS/OpenMP thread, as in a Parsl worker (executors.worker_entry): the optimizer's
                 # small matrix algebra on competing threads costs more CPU than it saves
                 from threadpoolctl import threadpool_limits
@@ -202,7 +206,7 @@ class Engine:
                     self._run_serial(todo, postprocess, bar, counts, tick)
                 finally:
                     limits.restore_original_limits()
-            else:
+            elif todo:
                 self._run_pool(todo, postprocess, bar, counts, tick)
         finally:
             bar.close()

@@ -366,6 +366,8 @@ class Engine:
                 }
             )
             data.update(res.extra)
+            if outcome.extras is None and job.check is not None:  # a path that did not run it (ML batches)
+                run_check(job.check, job.atoms, outcome)
             extras = outcome.extras  # the job's check, worked out where it ran (jobs.Check)
             if extras is None and postprocess:
                 try:

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 METALS = ["Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Rh", "Ir"]
 ADSORBATES = ["H", "N", "O", "NO"]
 
@@ -48,8 +50,8 @@ def finetune_spec(quick: bool, case: str = "facets") -> dict[str, Any]:
         # tuned on the held-out training catalyst only (early stopping on Pt(111)'s E_ads; the
         # (100) facets are never looked at while choosing): README "Issue 15: fine-tuning CHGNet"
         finetune = {"train": [f"{m}(111)" for m in metals], "early_stop_fraction": 0.25,
-                    "epochs": 2 if quick else 10, "patience": 4, "learning_rate": 1e-3, "force_weight": 0.05,
-                    "path_every": 4, "mode": "relax", "verify_mode": "relax"}
+                    "epochs": 2 if quick else 8, "patience": 3, "learning_rate": 1e-3, "force_weight": 0.05,
+                    "path_every": 5, "mode": "relax", "verify_mode": "relax"}
     return {
         "name": f"bench-finetune-{case}" + ("-quick" if quick else ""),
         "description": "CHGNet -> GFN1-xTB single points; CHGNet fine-tuned on half of the catalysts",
@@ -116,11 +118,11 @@ def _first_energy(out: Path, job_id: str) -> float | None:
     return None
 
 
-def direct_count(store, out: Path, exhaustive_store, rest: list[str], rank_calc: str, rx_parent: dict,
+def direct_count(store, out: Path, exhaustive_store, rest: list[str], rank_rows: list, rx_parent: dict,
                  tol: float = 0.1, ks=(1, 2, 3, 4, 5), within=(0.1, 0.2, 0.3)) -> dict[str, Any]:
     """Expensive calls counted, success measured against relaxing every placement at the expensive level.
 
-    ``rank_calc``: the model that ranks (``chgnet`` before, ``chgnet-ft`` after); ``rx_parent``:
+    ``rank_rows``: the ranking model's rows (CHGNet before, the fine-tuned model after); ``rx_parent``:
     ranking job id -> the expensive relaxation row started from its minimum.  Truth per (catalyst,
     adsorbate): the lowest total energy of the exhaustive GFN1-xTB relaxations (same slab, cell and
     adsorbate atoms, so total energies compare).  ML+SP: the first frame of the expensive relaxation
@@ -133,7 +135,7 @@ def direct_count(store, out: Path, exhaustive_store, rest: list[str], rank_calc:
         if _ok(r):
             truth[key] = min(truth.get(key, float("inf")), float(r.energy))
     groups: dict[tuple, list] = {}
-    for r in store.select(kind="adsorbate", calc=rank_calc):
+    for r in rank_rows:
         if r.get("catalyst") in rest and _ok(r) and r.get("job_id") in rx_parent:
             groups.setdefault((r.get("catalyst"), r.get("adsorbate")), []).append(r)
     pairs = sorted(k for k in groups if k in truth)
@@ -173,6 +175,38 @@ def direct_count(store, out: Path, exhaustive_store, rest: list[str], rank_calc:
     return res
 
 
+def _placement_key(r) -> tuple:
+    return (r.get("catalyst"), r.get("adsorbate"), r.get("binding"), r.get("site"))
+
+
+def vs_truth(rows, exhaustive_store) -> dict[str, Any]:
+    """A model's relaxed E_ads against the expensive level relaxing the same placement from the same
+    start (the exhaustive run): per placement (matched by catalyst, adsorbate, binding atom and
+    site) and per (catalyst, adsorbate) minimum -- the number a screen reports."""
+    from scipy.stats import pearsonr, spearmanr
+
+    truth = {_placement_key(r): float(r.get("e_ads")) for r in exhaustive_store.select(kind="adsorbate") if _ok(r)}
+    model = {_placement_key(r): float(r.get("e_ads")) for r in rows if _ok(r)}
+    keys = sorted(k for k in model if k in truth)
+    if not keys:
+        return {"n": 0}
+    m, t = np.array([model[k] for k in keys]), np.array([truth[k] for k in keys])
+    per_ads: dict[str, list] = {}
+    for k, d in zip(keys, m - t):
+        per_ads.setdefault(k[1], []).append(abs(d))
+    pm: dict[tuple, float] = {}
+    pt: dict[tuple, float] = {}
+    for k in keys:
+        pm[k[:2]] = min(pm.get(k[:2], np.inf), model[k])
+        pt[k[:2]] = min(pt.get(k[:2], np.inf), truth[k])
+    pmin = np.array([pm[k] - pt[k] for k in sorted(pm)])
+    return {"n": len(keys), "mae_eV": float(np.abs(m - t).mean()), "max_error_eV": float(np.abs(m - t).max()),
+            "mean_error_eV": float((m - t).mean()), "pearson": float(pearsonr(m, t)[0]),
+            "spearman": float(spearmanr(m, t)[0]),
+            "per_adsorbate_mae_eV": {a: float(np.mean(v)) for a, v in sorted(per_ads.items())},
+            "pairs": len(pmin), "pair_min_mae_eV": float(np.abs(pmin).mean()), "success": {}}
+
+
 def _pick(levels, name: str, label_part: str = ""):
     for h, lv in levels.items():
         if lv.name == name and label_part in lv.label:
@@ -205,32 +239,14 @@ def run_finetune_bench(workdir: Path, quick: bool, log, workers: int = 2, case: 
     res = run_screen(spec, out=out, workers=workers, progress=False, quiet=False, finetune=True)
     wall = time.perf_counter() - t0
     store = Store(out / "screen.db")
-    levels, places = level_rows(store)
-    # the fine-tuned level of this run's model (a store may hold earlier models' levels too)
-    cheap, exp = _pick(levels, "chgnet"), _pick(levels, "gfn1-xtb")
-    ft = _pick(levels, "chgnet-ft", f"fine-tuned {res.finetune['model'][:8]}")
     rest = set(res.finetune["re_ranked"])
-
-    def only(pl):
-        return {o: p for o, p in pl.items() if p.catalyst in rest}
-
-    before = compare_levels(only(places[cheap]), only(places[exp]), levels[cheap].label, levels[exp].label)
-    after = compare_levels(only(places[ft]), only(places[exp]), levels[ft].label, levels[exp].label)
-    # relaxation proxy: CHGNet's relaxation steps of the remaining catalysts' placements
-    steps = sum(int(r.get("steps") or 0) + 1 for r in store.select(kind="adsorbate", calc="chgnet")
-                if r.get("catalyst") in rest)
-    groups = after.pairs_evaluated
-    b, a = _summ(before), _summ(after)
     result = {
         "spec": spec.name, "case": case, "wall_s": round(wall, 1), "trained_on": res.finetune["trained_on"],
         "early_stop_on": res.finetune["early_stop_on"], "measured_on": sorted(rest),
         "model": res.finetune["model"], "best_epoch": res.finetune["best_epoch"],
+        "training_set": {k: res.finetune.get(k) for k in ("training_set_sha256",)},
         "training_errors": {"before": res.finetune["errors_before"], "after": res.finetune["errors_after"]},
-        "element_shifts_eV": res.finetune["element_shifts_eV"],
-        "before": b, "after": a,
-        "mae_ratio_after_over_before": (a["mae_eV"] / b["mae_eV"]) if b.get("mae_eV") else None,
-        "relaxation_proxy": {"expensive_calls_exhaustive_relax": steps, "groups": groups,
-                             "speedup_k": {k: (steps / (int(k) * groups) if groups else None) for k in a["success"]}},
+        "element_shifts_eV": res.finetune["element_shifts_eV"], "settings": spec.finetune.model_dump(),
         "stats": res.stats,
     }
     if case == "facets":  # the direct count: the base model's pre-screen, and the exhaustive truth
@@ -243,20 +259,45 @@ def run_finetune_bench(workdir: Path, quick: bool, log, workers: int = 2, case: 
                    workers=workers, progress=False, quiet=False)
         t3 = time.perf_counter()
         exh = Store(exh_out / "screen.db")
+        mh = res.finetune["model"]
         xtb = [r for r in store.select(kind="adsorbate", calc="gfn1-xtb") if r.get("catalyst") in rest]
-        ft_ids = {r.get("job_id") for r in store.select(kind="adsorbate", calc="chgnet-ft")
-                  if r.get("ft_model_hash") == res.finetune["model"]}
-        cheap_ids = {r.get("job_id") for r in store.select(kind="adsorbate", calc="chgnet") if r.get("catalyst") in rest}
+        ft_rows = [r for r in store.select(kind="adsorbate", calc="chgnet-ft") if r.get("ft_model_hash") == mh]
+        cheap_rows = [r for r in store.select(kind="adsorbate", calc="chgnet") if r.get("catalyst") in rest]
+        ft_ids, cheap_ids = {r.get("job_id") for r in ft_rows}, {r.get("job_id") for r in cheap_rows}
         parents_after = {r.get("cheap_job"): r for r in xtb if r.get("cheap_job") in ft_ids}
         parents_before = {r.get("cheap_job"): r for r in xtb if r.get("cheap_job") in cheap_ids}
+        b, a = vs_truth(cheap_rows, exh), vs_truth(ft_rows, exh)
         result["direct"] = {
-            "before": direct_count(store, out, exh, sorted(rest), "chgnet", parents_before),
-            "after": direct_count(store, out, exh, sorted(rest), "chgnet-ft", parents_after),
+            "before": direct_count(store, out, exh, sorted(rest), cheap_rows, parents_before),
+            "after": direct_count(store, out, exh, sorted(rest), ft_rows, parents_after),
             "wall_s": {"finetune_run": round(wall, 1), "before_run": round(t2 - t1, 1),
                        "exhaustive_run": round(t3 - t2, 1)},
             "exhaustive_relaxations": exh.count(kind="adsorbate")}
-    log(f"finetune: MAE vs GFN1-xTB on {sorted(rest)}: {b['mae_eV']:.3f} -> {a['mae_eV']:.3f} eV; success k=1 "
-        f"{b['success']['1']['rate']} -> {a['success']['1']['rate']}")
+        result["mae_against"] = ("GFN1-xTB relaxing the same placement from its initial geometry (the exhaustive "
+                                 "run); the model's own relaxed E_ads")
+    else:
+        levels, places = level_rows(store)
+        # the fine-tuned level of this run's model (a store may hold earlier models' levels too)
+        cheap, exp = _pick(levels, "chgnet"), _pick(levels, "gfn1-xtb")
+        ft = _pick(levels, "chgnet-ft", f"fine-tuned {res.finetune['model'][:8]}")
+
+        def only(pl):
+            return {o: p for o, p in pl.items() if p.catalyst in rest}
+
+        before = compare_levels(only(places[cheap]), only(places[exp]), levels[cheap].label, levels[exp].label)
+        after = compare_levels(only(places[ft]), only(places[exp]), levels[ft].label, levels[exp].label)
+        # relaxation proxy: CHGNet's relaxation steps of the remaining catalysts' placements
+        steps = sum(int(r.get("steps") or 0) + 1 for r in store.select(kind="adsorbate", calc="chgnet")
+                    if r.get("catalyst") in rest)
+        groups = after.pairs_evaluated
+        b, a = _summ(before), _summ(after)
+        result["relaxation_proxy"] = {"expensive_calls_exhaustive_relax": steps, "groups": groups,
+                                      "speedup_k": {k: (steps / (int(k) * groups) if groups else None)
+                                                    for k in a["success"]}}
+        result["mae_against"] = "GFN1-xTB single points on the same geometries"
+    result.update({"before": b, "after": a,
+                   "mae_ratio_after_over_before": (a["mae_eV"] / b["mae_eV"]) if b.get("mae_eV") else None})
+    log(f"finetune: MAE vs GFN1-xTB on {sorted(rest)}: {b.get('mae_eV')} -> {a.get('mae_eV')} eV")
     return result
 
 
@@ -270,14 +311,16 @@ def render_finetune(r: dict[str, Any]) -> list[str]:
     out = [f"Fine-tuning ({r['spec']}, {r['wall_s']:.0f} s): trained on {', '.join(r['trained_on'])} "
            + (f"(early stop on {', '.join(r['early_stop_on'])})" if r["early_stop_on"] else "(no early stopping)")
            + f"; measured on {', '.join(r['measured_on'])}",
-           f"  MAE vs GFN1-xTB: {f(b['mae_eV'])} -> {f(a['mae_eV'])} eV (x{f(r['mae_ratio_after_over_before'], '.2f')}), "
-           f"max {f(b['max_error_eV'])} -> {f(a['max_error_eV'])} eV, Spearman {f(b['spearman'], '.2f')} -> "
-           f"{f(a['spearman'], '.2f')}, n = {a['n']}",
+           f"  E_ads MAE vs {r.get('mae_against', 'GFN1-xTB')}: {f(b.get('mae_eV'))} -> {f(a.get('mae_eV'))} eV "
+           f"(x{f(r['mae_ratio_after_over_before'], '.2f')}), max {f(b.get('max_error_eV'))} -> "
+           f"{f(a.get('max_error_eV'))} eV, Spearman {f(b.get('spearman'), '.2f')} -> {f(a.get('spearman'), '.2f')}, "
+           f"n = {a.get('n')}" + (f"; per-pair minimum MAE {f(b.get('pair_min_mae_eV'))} -> "
+                                  f"{f(a.get('pair_min_mae_eV'))} eV ({a.get('pairs')} pairs)" if "pairs" in a else ""),
            "  per adsorbate MAE: " + ", ".join(f"{ads} {f(b['per_adsorbate_mae_eV'].get(ads))} -> {f(v)}"
-                                               for ads, v in a["per_adsorbate_mae_eV"].items())]
+                                               for ads, v in a.get("per_adsorbate_mae_eV", {}).items())]
     for k, s in a["success"].items():
         sb = b["success"][k]
-        px = r["relaxation_proxy"]["speedup_k"].get(k)
+        px = r.get("relaxation_proxy", {}).get("speedup_k", {}).get(k)
         out.append(f"  k = {k}: success {f(sb['rate'] and 100 * sb['rate'], '.0f')} % -> "
                    f"{f(s['rate'] and 100 * s['rate'], '.0f')} %, expensive calls {s['expensive_calls']}/"
                    f"{s['all_placements']} placements (x{f(s['speedup'], '.1f')}; x{f(px, '.0f')} against relaxing "
@@ -294,3 +337,52 @@ def render_finetune(r: dict[str, Any]) -> list[str]:
                            f"{f(a['success'] and 100 * a['success'], '.0f')} %, calls {b.get('expensive_calls')} -> "
                            f"{a['expensive_calls']} (saving x{f(b.get('saving_x'), '.1f')} -> x{f(a['saving_x'], '.1f')})")
     return out
+
+
+#: settings tried by ``python -m benchmarks.finetune tune OUT`` (lr, force weight, frozen layers)
+TUNE_GRID = [{"learning_rate": 1e-3, "force_weight": 0.05, "freeze": "none"},
+             {"learning_rate": 1e-3, "force_weight": 0.5, "freeze": "none"},
+             {"learning_rate": 3e-4, "force_weight": 0.05, "freeze": "none"},
+             {"learning_rate": 1e-3, "force_weight": 0.05, "freeze": "graph"}]
+
+
+def tune(out: Path, epochs: int = 8, grid: list[dict] | None = None, log=print) -> list[dict[str, Any]]:
+    """Train on a fine-tuning run's own data (``OUT/finetune/data``: the fitting part and the
+    held-out TRAINING catalysts) with each setting of ``grid``; the score is the held-out training
+    catalysts' E_ads MAE per epoch.  The measured catalysts are not in these files, so tuning
+    never sees them."""
+    import json as _json
+
+    from ase.io import read
+
+    from descriptors.specs import FinetuneSpec
+    from descriptors.workflows.finetune import train_chgnet
+
+    data = Path(out) / "finetune" / "data"
+    fit, early = read(data / "train.extxyz", index=":"), read(data / "validation.extxyz", index=":")
+    ts = _json.loads((data / "training_set.json").read_text())
+    log(f"tune: {len(fit)} frames of {ts['train_catalysts']} to fit, held out: {ts['validation_catalysts']}")
+    rows = []
+    for g in grid or TUNE_GRID:
+        ft = FinetuneSpec(epochs=epochs, patience=epochs, batch_size=4, **g)
+        t = time.perf_counter()
+        _, rec = train_chgnet(fit, early, ft, "0.3.0", lambda m: None)
+        curve = [rec["errors_before"]["early_stop"]["e_ads_mae_eV"]] + [h.get("early_e_ads") for h in rec["history"]]
+        rows.append({**g, "epochs": epochs, "held_out": ts["validation_catalysts"], "e_ads_mae_by_epoch": curve,
+                     "best_epoch": rec["best_epoch"], "best": min(c for c in curve if c is not None),
+                     "seconds": round(time.perf_counter() - t, 1)})
+        log(f"tune: {g}: held-out E_ads MAE by epoch {[round(c, 3) if c is not None else None for c in curve]}")
+    return rows
+
+
+if __name__ == "__main__":  # python -m benchmarks.finetune tune OUT [EPOCHS] [JSON]
+    import json
+    import os
+    import sys
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if len(sys.argv) < 3 or sys.argv[1] != "tune":
+        sys.exit("usage: python -m benchmarks.finetune tune OUT [EPOCHS] [JSON]")
+    res = tune(Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 8)
+    if len(sys.argv) > 4:
+        Path(sys.argv[4]).write_text(json.dumps(res, indent=2))

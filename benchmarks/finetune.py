@@ -96,10 +96,11 @@ def before_spec(quick: bool) -> dict[str, Any]:
     return spec
 
 
-def _ok(r) -> bool:
+def _ok(r, energy: bool = False) -> bool:
+    """A row with an E_ads (and with ``energy`` a total energy), not failed, without an excluding flag."""
     from descriptors.geometry.anomalies import is_excluded
 
-    return (r.get("status") != "failed" and r.get("energy") is not None and r.get("e_ads") is not None
+    return (r.get("status") != "failed" and r.get("e_ads") is not None and (not energy or r.energy is not None)
             and not is_excluded(r.get("anomaly", "") or ""))
 
 
@@ -132,7 +133,7 @@ def direct_count(store, out: Path, exhaustive_store, rest: list[str], rank_rows:
     for r in exhaustive_store.select(kind="adsorbate"):
         key = (r.get("catalyst"), r.get("adsorbate"))
         exh_calls[key] = exh_calls.get(key, 0) + int(r.get("steps") or 0) + 1
-        if _ok(r):
+        if _ok(r, energy=True):
             truth[key] = min(truth.get(key, float("inf")), float(r.energy))
     groups: dict[tuple, list] = {}
     for r in rank_rows:
@@ -160,7 +161,7 @@ def direct_count(store, out: Path, exhaustive_store, rest: list[str], rank_rows:
                     x = rx_parent[r.get("job_id")]
                     if mode == "RX":
                         calls += int(x.get("steps") or 0) + 1
-                        if _ok(x):
+                        if _ok(x, energy=True):
                             found.append(float(x.energy))
                     else:
                         calls += 1
@@ -247,6 +248,8 @@ def run_finetune_bench(workdir: Path, quick: bool, log, workers: int = 2, case: 
         "training_set": {k: res.finetune.get(k) for k in ("training_set_sha256",)},
         "training_errors": {"before": res.finetune["errors_before"], "after": res.finetune["errors_after"]},
         "element_shifts_eV": res.finetune["element_shifts_eV"], "settings": spec.finetune.model_dump(),
+        # the price of the model: expensive single points labelling the training catalysts (and gas)
+        "training_frames": sum(int(e.get("frames") or 0) for e in res.finetune["errors_before"].values()),
         "stats": res.stats,
     }
     if case == "facets":  # the direct count: the base model's pre-screen, and the exhaustive truth
@@ -327,6 +330,8 @@ def render_finetune(r: dict[str, Any]) -> list[str]:
                    "every placement at the expensive level, proxy)")
     d = r.get("direct")
     if d:
+        out.append(f"  Training labels: {r.get('training_frames')} GFN1-xTB frames on the training catalysts "
+                   f"(path_every = {r.get('settings', {}).get('path_every')}); kept epoch {r.get('best_epoch')}")
         out.append(f"  Direct count (ground truth: GFN1-xTB relaxing all {d['exhaustive_relaxations']} placements of the "
                    f"measured catalysts, {d['after']['exhaustive_calls']} force calls; success = lowest expensive "
                    f"energy found within 0.1 eV of its minimum, {d['after']['pairs']} pairs); wall s: {d['wall_s']}")

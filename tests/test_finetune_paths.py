@@ -136,3 +136,67 @@ def test_frozen_layers_stay_fixed():
     assert frozen and any(not same[n] for n, p in model.named_parameters() if id(p) not in frozen)
     learned = {n.split(".")[0] for n, p in model.named_parameters() if not same[n]}
     assert "atom_embedding" not in learned and "mlp" in learned
+
+
+class _Row(dict):
+    """A stand-in for a store row: key-value pairs and a total energy."""
+
+    def __init__(self, energy=None, **kv):
+        super().__init__(status="ok", anomaly="", **kv)
+        self.energy = energy
+
+
+class _Store:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def select(self, kind=None):
+        return [r for r in self.rows if kind is None or r.get("kind") == kind]
+
+
+def test_direct_count_by_hand(tmp_path):
+    """Two pairs, hand-worked: the truth is the lowest exhaustive relaxation; ML+SP costs one call per
+    pick (the first frame of the expensive relaxation from the model's minimum), ML+RX its steps + 1."""
+    import sys
+    from pathlib import Path
+
+    from ase.build import fcc111
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io.trajectory import Trajectory
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.finetune import direct_count, vs_truth
+
+    (tmp_path / "trajectories").mkdir()
+
+    def traj(job, e0):
+        a = fcc111("Cu", (1, 1, 2))
+        a.calc = SinglePointCalculator(a, energy=e0)
+        with Trajectory(str(tmp_path / "trajectories" / f"{job}.traj"), "w") as t:
+            t.write(a)
+
+    ads = lambda **kv: _Row(kind="adsorbate", catalyst=kv.pop("cat", "Cu(100)"), **kv)  # noqa: E731
+    # exhaustive: pair H 10 + 20 calls, min -5.0; pair O 30 calls, min -8.0
+    exh = _Store([ads(adsorbate="H", site="a", binding="H", steps=9, energy=-5.0, e_ads=-0.5),
+                  ads(adsorbate="H", site="b", binding="H", steps=19, energy=-4.5, e_ads=0.0),
+                  ads(adsorbate="O", site="a", binding="O", steps=29, energy=-8.0, e_ads=-1.0)])
+    # the model ranks H: b before a (wrong); O: a
+    model = [ads(adsorbate="H", site="a", binding="H", job_id="ma", e_ads=-0.30),
+             ads(adsorbate="H", site="b", binding="H", job_id="mb", e_ads=-0.35),
+             ads(adsorbate="O", site="a", binding="O", job_id="mo", e_ads=-1.2)]
+    rx = {"ma": ads(adsorbate="H", job_id="xa", steps=3, energy=-5.05, e_ads=0),
+          "mb": ads(adsorbate="H", job_id="xb", steps=4, energy=-4.5, e_ads=0),
+          "mo": ads(adsorbate="O", job_id="xo", steps=1, energy=-7.95, e_ads=0)}
+    traj("xa", -4.8), traj("xb", -4.4), traj("xo", -7.85)
+    d = direct_count(None, tmp_path, exh, ["Cu(100)"], model, rx, ks=(1, 2), within=(0.1,))
+    assert d["pairs"] == 2 and d["exhaustive_calls"] == 60
+    sp, rxm = d["modes"]["SP"], d["modes"]["RX"]
+    # k=1: H picks b (SP -4.4, RX -4.5: both > -5.0 + 0.1), O picks a (SP -7.85 > -7.9 fails; RX -7.95 ok)
+    assert sp["k=1"] == {"success": 0.0, "expensive_calls": 2, "saving_x": 30.0}
+    assert rxm["k=1"] == {"success": 0.5, "expensive_calls": 5 + 2, "saving_x": 60 / 7}
+    # k=2 and within 0.1 (a is 0.05 above b): H also a (RX -5.05 ok; SP -4.8 fails)
+    assert rxm["k=2"]["success"] == 1.0 and rxm["k=2"]["expensive_calls"] == 4 + 5 + 2
+    assert rxm["k=1+within 0.1 eV"] == rxm["k=2"] and sp["k=2"]["success"] == 0.0
+    v = vs_truth(model, exh)
+    assert v["n"] == 3 and v["mae_eV"] == pytest.approx((0.2 + 0.35 + 0.2) / 3)
+    assert v["pair_min_mae_eV"] == pytest.approx((0.15 + 0.2) / 2)

@@ -50,7 +50,7 @@ def finetune_spec(quick: bool, case: str = "facets") -> dict[str, Any]:
         # tuned on the held-out training catalyst only (early stopping on Pt(111)'s E_ads; the
         # (100) facets are never looked at while choosing): README "Issue 15: fine-tuning CHGNet"
         finetune = {"train": [f"{m}(111)" for m in metals], "early_stop_fraction": 0.25,
-                    "epochs": 2 if quick else 8, "patience": 3, "learning_rate": 1e-3, "force_weight": 0.05,
+                    "epochs": 2 if quick else 6, "patience": 3, "learning_rate": 1e-3, "force_weight": 0.05,
                     "path_every": 5, "mode": "relax", "verify_mode": "relax"}
     return {
         "name": f"bench-finetune-{case}" + ("-quick" if quick else ""),

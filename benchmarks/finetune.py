@@ -186,7 +186,7 @@ def _exhaustive(quick: bool, out: str) -> float:
 
     t = time.perf_counter()
     run_screen(parse_spec(exhaustive_spec(quick), "<benchmark finetune: exhaustive>"), out=Path(out), workers=1,
-               progress=False, quiet=True)
+               progress=False, quiet=True, wait=True)  # wait: a resumed benchmark whose earlier run still holds it
     return time.perf_counter() - t
 
 

@@ -176,6 +176,8 @@ def path_frames(store: Store, traj_dir: Path, cheap_hash: str, setting, catalyst
         log(f"finetune: {failed} path frame(s) whose {setting.name} single point failed are not used")
     out: dict[str, list[Atoms]] = {}
     for cache in sorted(done):
+        if cache.stat().st_size == 0:  # a relaxation too short to have a frame before its minimum
+            continue
         for f in read(cache, index=":"):
             f.info.setdefault("kind", "path")
             out.setdefault(str(f.info.get("catalyst")), []).append(f)

@@ -484,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             elif name in ("finetune", "finetune-metals"):
                 from .finetune import run_finetune_bench
 
-                result["benchmarks"][name] = run_finetune_bench(workdir, args.quick, log,
+                result["benchmarks"][name] = run_finetune_bench(workdir, args.quick, log, workers=args.workers or 2,
                                                                 case="metals" if name.endswith("metals") else "facets")
             elif name == "ml":
                 result["benchmarks"][name] = bench_ml(args.quick, log)

@@ -113,9 +113,32 @@ def estimate_cost(spec, models, db=None) -> tuple[int, float, str]:
     if verify is not None:  # the expensive level: often most of the cost, so it is never left out
         v_jobs, v_sec, v_line = _verify_cost(verify, models, n_ads, db, workers)
         jobs, sec = jobs + v_jobs, sec + v_sec
+        ft = getattr(spec, "finetune", None)
+        if ft is not None and getattr(ft, "path_every", 0):
+            p_jobs, p_sec, p_line = _path_cost(verify, ft, models, n_ads, db, workers)
+            jobs, sec, v_line = jobs + p_jobs, sec + p_sec, f"{v_line}\n{p_line}"
         line += f"\n{v_line}\nestimated total: ~{_human(sec)} of calculator time, ~{_human(sec / workers)} on " \
                 f"{workers} worker(s)"
     return jobs, sec, line
+
+
+def _path_cost(verify, ft, models, n_ads, db, workers):
+    """(single points, seconds, line) of ``[finetune] path_every``: the verify level's single points
+    on every n-th frame of the cheap relaxations (clean and adsorbate) of the training catalysts."""
+    vinfo = verify.calculator.setting().info
+    per_call, source = seconds_per_call(vinfo.name, vinfo.fidelity, db)
+    n_train = len(ft.train) if ft.train else max(2, min(len(models) - 1, round(ft.train_fraction * len(models))))
+    frames = -(-(CALLS_PER_RELAXATION - 1) // ft.path_every)  # per relaxation, the minimum left out
+    train_models = models[:n_train] if not ft.train else [m for m in models if m.name in ft.train] or models[:n_train]
+    calls, sec = 0, 0.0
+    for m in train_models:
+        n = _atoms(m) or 40
+        calls += frames * (1 + n_ads * SITES_PER_ADSORBATE)
+        sec += frames * (per_call(n) + n_ads * SITES_PER_ADSORBATE * per_call(n + ADSORBATE_ATOMS))
+    calls = int(round(calls))
+    return calls, sec, (f"fine-tuning labels (path_every = {ft.path_every}): ~{calls} {vinfo.name} single points "
+                        f"on the cheap relaxation paths of {len(train_models)} training catalyst(s) = ~{_human(sec)} "
+                        f"of calculator time, ~{_human(sec / workers)} on {workers} worker(s); {source}")
 
 
 def _verify_cost(verify, models, n_ads, db, workers):

@@ -38,8 +38,22 @@ class FinetuneSpec(StrictModel):
     mode: Literal["single-point", "relax"] = Field("single-point", description="how the fine-tuned model scores "
                                                    "the remaining catalysts' placements: on the cheap geometry, "
                                                    "or relaxed from it")
+    verify_mode: Literal["single-point", "relax"] | None = Field(
+        None, description="how the expensive level checks the re-ranked picks: a single point on the fine-tuned "
+        "geometry (AdsorbML's ML+SP) or a relaxation from it (ML+RX); default: verify.mode")
     top_k: int | None = Field(None, ge=1, description="placements per (catalyst, adsorbate) sent to the expensive "
                                                       "level after re-ranking; default: verify.top_k")
+    within: float | None = Field(None, gt=0, le=5.0, description="eV; also send every placement whose fine-tuned "
+                                 "E_ads is within this of the (catalyst, adsorbate)'s lowest (the model is unsure "
+                                 "between them); default: verify.within")
+    path_every: int = Field(0, ge=0, le=1000, description="also label every n-th frame of the cheap level's "
+                            "relaxations of the training catalysts (the minimum left out: the verify level labels "
+                            "it) with an expensive single point, so the model learns energies and forces along the "
+                            "paths; 0: only the expensive level's own frames")
+    freeze: Literal["none", "embeddings", "graph"] = Field(
+        "none", description="CHGNet layers kept fixed: 'embeddings' (atom, bond, angle embeddings and basis "
+        "expansions), 'graph' (also every interaction block but the last atom convolution: only the last "
+        "convolution and the readout learn, CHGNet's own fine-tuning example)")
 
     @model_validator(mode="after")
     def _train(self):

@@ -179,6 +179,9 @@ def _check_finetune(spec: Spec, names: list[str]) -> None:
     if spec.calculator.name not in FINETUNE_BACKENDS:
         raise ValueError(f"finetune: calculator {spec.calculator.name!r} cannot be fine-tuned; fine-tunable: "
                          f"{sorted(FINETUNE_BACKENDS)}; remove [finetune] or set calculator.name to one of them")
+    if spec.finetune.freeze != "none" and spec.calculator.name != "chgnet":
+        raise ValueError(f"finetune.freeze: {spec.finetune.freeze!r} names CHGNet's layers; with "
+                         f"{spec.calculator.name!r} leave freeze = 'none'")
     unknown = sorted(set(spec.finetune.train or []) - set(names))
     if unknown:
         raise ValueError(f"finetune.train: {', '.join(map(repr, unknown))} not among the spec's catalysts "

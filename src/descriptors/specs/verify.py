@@ -27,6 +27,9 @@ class VerifySpec(StrictModel):
     mode: Literal["single-point", "relax"] = "single-point"
     all: bool = Field(False, description="also run every placement at the expensive level (validation)")
     relax: RelaxSpec | None = Field(None, description="mode 'relax' only; default: the [relax] table")
+    within: float | None = Field(None, gt=0, le=5.0, description="eV; besides the top_k, also send every placement "
+                                 "whose cheap E_ads is within this of the (catalyst, adsorbate)'s lowest cheap one "
+                                 "(a near-tie the cheap level cannot resolve)")
     tolerance: float = Field(0.1, gt=0, le=2.0, description="eV; success = top-k within this of the minimum")
 
     @model_validator(mode="after")

@@ -57,7 +57,11 @@ from descriptors.calculators.finetuned import (
 )
 from descriptors.identity import settings_digest
 from descriptors.specs import CalculatorSpec, FinetuneSpec, VerifySpec
-from descriptors.workflows.finetune_data import TrainingSet, write_training_set
+from descriptors.workflows.finetune_data import (
+    TrainingSet,
+    path_frames,
+    write_training_set,
+)
 from descriptors.workflows.verify import VerifyResult, run_verify
 
 __all__ = ["train_key", "find_model", "train_model", "train_chgnet", "trainer_backend", "ensure_model",
@@ -80,8 +84,11 @@ def train_key(ts: TrainingSet, base_model: str, ft: FinetuneSpec, family: str = 
     base model, the settings."""
     from descriptors.calculators.base import _version
 
+    train = {k: getattr(ft, k) for k in _TRAIN_PARAMS}
+    if getattr(ft, "freeze", "none") != "none":  # in the key only when used: older models keep theirs
+        train["freeze"] = ft.freeze
     return settings_digest({"training_set": ts.sha256, "base_model": base_model, family: _version(family),
-                            "train": {k: getattr(ft, k) for k in _TRAIN_PARAMS}})
+                            "train": train})
 
 
 def find_model(models_dir: Path, key: str) -> str | None:
@@ -339,8 +346,11 @@ def run_finetune(spec, store, out: Path, clean_jobs, ads_jobs, ideal: dict, make
     backend = trainer_backend(spec.calculator.name)
     base_model = backend.base_id(spec.calculator.setting().params)
     fdir = Path(out) / "finetune"
+    vsetting = spec.verify.calculator.setting()
+    extra = path_frames(store, Path(out) / "trajectories", spec.calculator.setting().hash, vsetting, train,
+                        getattr(ft, "path_every", 0), fdir / "path_labels", spec.execution.workers, log)
     ts = write_training_set(store, fdir / "data", Path(out) / "trajectories", ft.early_stop_fraction,
-                            calc_hash=spec.verify.calculator.setting().hash, catalysts=train)
+                            calc_hash=vsetting.hash, catalysts=train, extra=extra)
     log(f"finetune: training set {ts.sha256[:12]}: {ts.n_train} frames to fit, {ts.n_validation} for early stopping")
     models_dir = Path(out) / MODELS_DIR
     h, manifest = ensure_model(ts, ft, base_model, models_dir, log, spec.calculator.name)
@@ -357,7 +367,9 @@ def run_finetune(spec, store, out: Path, clean_jobs, ads_jobs, ideal: dict, make
                                    log=lambda m: log(m.replace("verify:", "fine-tuned:").replace("expensive ", "")), level=FT_LEVEL, meta=meta)
     # the expensive level on the fine-tuned top-k
     v = spec.verify
-    ex_spec = spec.model_copy(update={"verify": v.model_copy(update={"top_k": ft.top_k or v.top_k})})
+    ex_spec = spec.model_copy(update={"verify": v.model_copy(update={
+        "top_k": ft.top_k or v.top_k, "within": ft.within if getattr(ft, "within", None) is not None else v.within,
+        "mode": getattr(ft, "verify_mode", None) or v.mode})})
     fclean = lvl.jobs["clean"]
     fideal = {j.id: ideal[j.parent] for j in fclean}
     fads = [type(j)(j.kind, j.recipe, j.meta, j.atoms, parent=j.meta["clean_job"], label=j.label)

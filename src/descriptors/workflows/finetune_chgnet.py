@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from descriptors.calculators.ml import shipped_checkpoint
+from descriptors.workflows.finetune_data import frozen_layers
 
 FAMILY = "chgnet"
 LABEL = "CHGNet"
@@ -96,6 +97,9 @@ class Trainer:
                                  pin_memory=False) if early else None)
         for p in model.composition_model.parameters():  # the element shifts took the constants: AtomRef stays
             p.requires_grad = False
+        for layer in frozen_layers(model, getattr(ft, "freeze", "none")):  # [finetune] freeze
+            for p in layer.parameters():
+                p.requires_grad = False
         with contextlib.redirect_stdout(io.StringIO()):
             self.trainer = CHGNetTrainer(model=model, targets="ef", energy_loss_ratio=1.0,
                                          force_loss_ratio=ft.force_weight, optimizer="Adam", scheduler="CosLR",

@@ -68,13 +68,19 @@ def _has_energy(row) -> bool:
     return row is not None and row.get("status") != STATUS_FAILED and row.get("e_ads") is not None
 
 
-def select_top_k(rows: list, k: int) -> list:
-    """The ``k`` rows with the lowest E_ads among those with an energy and no excluding flag.
+def select_top_k(rows: list, k: int, within: float | None = None) -> list:
+    """The ``k`` rows with the lowest E_ads among those with an energy and no excluding flag, and
+    with ``within`` (eV) also every further row whose E_ads lies within ``within`` of the lowest:
+    where the cheap level cannot tell placements apart, the expensive one decides.
 
     Ties are broken by job id, so the choice is deterministic.
     """
-    ok = [r for r in rows if _has_energy(r) and not is_excluded(r.get("anomaly", ""))]
-    return sorted(ok, key=lambda r: (float(r.get("e_ads")), r.get("job_id")))[:k]
+    ok = sorted((r for r in rows if _has_energy(r) and not is_excluded(r.get("anomaly", ""))),
+                key=lambda r: (float(r.get("e_ads")), r.get("job_id")))
+    if within is None or not ok:
+        return ok[:k]
+    e0 = float(ok[0].get("e_ads"))
+    return ok[:k] + [r for r in ok[k:] if float(r.get("e_ads")) <= e0 + within]
 
 
 def success_rate(pairs: list[dict[str, Any]]) -> float | None:
@@ -116,6 +122,7 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
     gas_engine = make_engine(setting, rx)
     skipped: list[str] = []
     log(f"verify: {v.mode} with {setting.label()}, top {v.top_k} per (catalyst, adsorbate)"
+        + (f" and every placement within {v.within} eV of its lowest" if getattr(v, "within", None) else "")
         + (", and every placement (validation)" if v.all else ""))
 
     # gas references, relaxed at the expensive level
@@ -161,7 +168,7 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
     for (cat, ads), jobs in groups.items():
         rows = {aj.id: store.get(aj.id) for aj in jobs}
         vc = vclean.get(jobs[0].parent)
-        top = select_top_k([r for r in rows.values() if r is not None], v.top_k)
+        top = select_top_k([r for r in rows.values() if r is not None], v.top_k, getattr(v, "within", None))
         rank = {r.get("job_id"): k + 1 for k, r in enumerate(
             sorted((r for r in rows.values() if _has_energy(r) and not is_excluded(r.get("anomaly", ""))),
                    key=lambda r: (float(r.get("e_ads")), r.get("job_id"))))}
@@ -248,6 +255,7 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
         "relax": level_relax.as_dict(),
         "gas_relax": rx.as_dict(),
         "top_k": v.top_k,
+        "within_eV": getattr(v, "within", None),
         "all": v.all,
         "tolerance_eV": v.tolerance,
         "pairs": len(pairs),

@@ -292,6 +292,34 @@ def test_ensure_model_without_early_stop_catalysts_then_reused(tmp_path, monkeyp
         wf.ensure_model(ts, ft.model_copy(update={"epochs": 2}), "0.3.0", tmp_path / "models", lambda m: None)
 
 
+def test_two_training_sets_that_keep_the_same_weights_are_two_artefacts(tmp_path, monkeypatch):
+    """Early stopping that keeps the base weights (epoch 0) for two different training sets: each gets
+    its own artefact (its own training catalysts in model.json), and each is reused on a re-run
+    instead of retrained every time."""
+    _chgnet()
+    import torch
+
+    import descriptors.workflows.finetune as wf
+    from descriptors.workflows.finetune_data import TrainingSet
+
+    base = torch.nn.Linear(2, 1)
+    torch.nn.init.constant_(base.weight, 0.5)
+    torch.nn.init.constant_(base.bias, 0.0)
+    monkeypatch.setattr(wf, "train_model", lambda *a, **k: (base, {"best_epoch": 0, "history": []}))
+    monkeypatch.setattr("ase.io.read", lambda *a, **k: [])
+    d = tmp_path / "models"
+    ft = FinetuneSpec(epochs=1, train=["Cu(111)", "Ag(111)"])
+    tsa = TrainingSet("h", ["Cu(111)"], ["Ag(111)"], 2, 1, "ab" * 32, {"train": "a", "validation": "b"})
+    tsb = TrainingSet("h", ["Pt(111)"], ["Ag(111)"], 2, 1, "cd" * 32, {"train": "a", "validation": "b"})
+    ha, ma = wf.ensure_model(tsa, ft, "0.3.0", d, lambda m: None)
+    hb, mb = wf.ensure_model(tsb, ft, "0.3.0", d, lambda m: None)
+    assert ha != hb and ma["trained_on"] == ["Cu(111)"] and mb["trained_on"] == ["Pt(111)"]
+    assert load_artefact(d, ha)["key"] == ma["key"] and load_artefact(d, hb)["key"] == mb["key"]
+    monkeypatch.setattr(wf, "train_model", lambda *a, **k: pytest.fail("retrained"))
+    assert wf.ensure_model(tsb, ft, "0.3.0", d, lambda m: None)[0] == hb
+    assert wf.ensure_model(tsa, ft, "0.3.0", d, lambda m: None)[0] == ha
+
+
 # --- SevenNet: the same contract through sevenn's own training code ---------------------------
 
 def _sevenn():
@@ -420,7 +448,8 @@ def test_sevenn_artefact_calculator_identity_and_one_line_errors(tmp_path, monke
     assert set(man["element_shifts_eV"]) == {"Cu", "H", "O"} and man["best_epoch"] == 1  # no early stop: the last
     assert "early_stop" not in man["errors_after"] and len(man["history"]) == 1
     assert man["errors_before"]["fit"]["frames"] == 3 and "errors_after" in man
-    assert load_artefact(d, h, "sevennet-ft")["hash"] == h == content_hash(d / h / "weights.pt", "7net-0", "sevenn")
+    assert load_artefact(d, h, "sevennet-ft")["hash"] == h == content_hash(d / h / "weights.pt", "7net-0", "sevenn",
+                                                                             man["key"])
     # the same training data and settings: reused, not retrained; other settings: another model
     monkeypatch.setattr(wf, "train_model", lambda *a, **k: pytest.fail("retrained"))
     assert wf.ensure_model(ts, ft, "7net-0", d, lambda m: None, calculator="sevenn")[0] == h

@@ -50,10 +50,14 @@ FT_INSTALL = "run `no3rr finetune SPEC` to make it (a fine-tuned model is an art
 FINETUNABLE: dict[str, str] = {}
 
 
-def content_hash(weights: Path, base_model: str, family: str = "chgnet") -> str:
-    """16 hex characters of the SHA-256 of the weights file, the family and the base model's name."""
+def content_hash(weights: Path, base_model: str, family: str = "chgnet", key: str | None = None) -> str:
+    """16 hex characters of the SHA-256 of the weights file, the family, the base model's name and
+    (artefacts written since 2026-12-02) the training key: two training sets whose early stopping both
+    kept the base weights (epoch 0) are two artefacts, each with its own training catalysts."""
     h = hashlib.sha256(Path(weights).read_bytes())
     h.update(f"{family}:{base_model}".encode())
+    if key is not None:
+        h.update(f":{key}".encode())
     return h.hexdigest()[:16]
 
 
@@ -71,7 +75,8 @@ def load_artefact(models_dir: str | Path, model_hash: str, calculator: str | Non
         raise CalculatorUnavailableError(
             f"calculator.name: fine-tuned model {model_hash} in {d} is a {made_for!r} model, not {calculator!r}; "
             f"set calculator.name = '{made_for}'")
-    got = content_hash(d / WEIGHTS, manifest.get("base_model", ""), manifest.get("family", "chgnet"))
+    got = content_hash(d / WEIGHTS, manifest.get("base_model", ""), manifest.get("family", "chgnet"),
+                       manifest.get("key") if manifest.get("hash_includes_key") else None)
     if got != model_hash:
         raise CalculatorUnavailableError(
             f"calculator.params.model: fine-tuned model {model_hash} in {d} was altered (its weights hash to "

@@ -316,8 +316,8 @@ def ensure_model(ts: TrainingSet, ft: FinetuneSpec, base_model: str, models_dir:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     torch.save(model.state_dict(), tmp / WEIGHTS)
-    h = content_hash(tmp / WEIGHTS, base_model, backend.FAMILY)
-    manifest = {"hash": h, "key": key, "family": backend.FAMILY, "base_model": base_model,
+    h = content_hash(tmp / WEIGHTS, base_model, backend.FAMILY, key)
+    manifest = {"hash": h, "key": key, "hash_includes_key": True, "family": backend.FAMILY, "base_model": base_model,
                 "calculator": backend.CALCULATOR,
                 "training_set": {**asdict(ts), "files": {k: Path(v).name for k, v in ts.files.items()}},
                 "trained_on": ts.train_catalysts, "early_stop_on": ts.validation_catalysts,

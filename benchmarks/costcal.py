@@ -138,6 +138,28 @@ def run_costcal(write: bool = False, log=print) -> dict[str, Any]:
     return out
 
 
+def remeasure(names: list[str], log=print) -> dict[str, Any]:
+    """Measure only ``names`` again and replace their entries in the shipped table; each replaced
+    entry carries its own date and machine ('measured', 'machine'), which the estimate quotes."""
+    table = json.loads(TABLE.read_text())
+    for name in names:
+        if name not in CALCULATORS:
+            print(f"--remeasure: {name!r} is not one of {sorted(CALCULATORS)}", file=sys.stderr)
+            raise SystemExit(2)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for name in names:
+        load = [round(x, 2) for x in os.getloadavg()]
+        entry = measure(name, CALCULATORS[name], calls=15, log=log)  # median of 15: robust to a busy machine
+        entry["measured"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        entry["machine"] = {"cpu": _cpu(), "cpus": os.cpu_count(), "threads": 1, "load_average": load,
+                            "load_average_end": [round(x, 2) for x in os.getloadavg()]}
+        entry["command"] = f"python -m benchmarks.costcal --remeasure {name}"
+        table["calculators"][name] = entry
+    TABLE.write_text(json.dumps(table, indent=1) + "\n")
+    log(f"written: {TABLE} ({', '.join(names)} re-measured)")
+    return table
+
+
 def render_cost(c: dict[str, Any]) -> list[str]:
     lines = [f"Seconds per calculator call ({c['structure']}; {c['machine']['cpu']}, 1 thread, load "
              f"{c['machine']['load_average']}): t = a * N^b"]
@@ -152,5 +174,10 @@ def render_cost(c: dict[str, Any]) -> list[str]:
 
 
 if __name__ == "__main__":
+    if "--remeasure" in sys.argv[1:]:  # python -m benchmarks.costcal --remeasure emt [NAME ...]
+        names = sys.argv[sys.argv.index("--remeasure") + 1:]
+        res = remeasure(names, log=lambda m: print(m, file=sys.stderr, flush=True))
+        print("\n".join(render_cost(res)))
+        raise SystemExit(0)
     res = run_costcal(write="--write" in sys.argv[1:], log=lambda m: print(m, file=sys.stderr, flush=True))
     print("\n".join(render_cost(res)))

@@ -67,9 +67,10 @@ def seconds_per_call(calc_name: str, fidelity: str, db=None):
         return (lambda N: a * N ** b), (f"per-call time from your own {n} stored {calc_name} jobs in {db} "
                                         f"(t = {a:.3g} s x N_atoms^{b:g})")
     if "a" in entry:
-        m = table.get("machine", {})
+        m = entry.get("machine") or table.get("machine", {})  # an entry re-measured alone has its own
+        when = entry.get("measured") or table.get("measured", "?")
         return (lambda N: entry["a"] * N ** entry["b"]), (
-            f"per-call time measured for {calc_name} on {m.get('cpu', '?')} (1 thread) on {table.get('measured', '?')}"
+            f"per-call time measured for {calc_name} on {m.get('cpu', '?')} (1 thread) on {when}"
             f" (t = {entry['a']:.3g} s x N_atoms^{entry['b']:g}; {CALIBRATION_FILE.name}); your machine differs")
     sec = SECONDS_PER_CALL[fidelity]
     why = entry.get("skipped") or "not in the measured table"

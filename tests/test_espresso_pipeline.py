@@ -7,7 +7,8 @@ most 5 steps; the five gas references, which dominated the cost in the default 1
 7 A boxes: ``gas_box = 7.0``, 5x fewer plane waves): this
 test checks that pw.x runs, that its numbers flow through the store and the E_ads arithmetic, and
 that a kill/resume is clean - not converged chemistry.  The converged comparison of the same
-system (2x2x3, 40/320 Ry, 4x4x1) with GPAW is in README.md ("Quantum ESPRESSO").
+system (2x2x3, 40/320 Ry, 4x4x1) with GPAW is in README.md ("Quantum ESPRESSO"); CI repeats it
+through both backends in tests/test_espresso_gpaw.py.
 """
 
 from __future__ import annotations

@@ -150,7 +150,8 @@ def _run(tmp_path, capsys, *extra):
 SEVENN_SPEC = SPEC.replace('[calculator]\nname = "chgnet"', '[calculator]\nname = "sevenn"')
 
 
-@pytest.mark.parametrize("cheap, ftcalc", [("chgnet", "chgnet-ft"), ("sevenn", "sevennet-ft")])
+@pytest.mark.parametrize("cheap, ftcalc", [("chgnet", "chgnet-ft"),
+                                           pytest.param("sevenn", "sevennet-ft", marks=pytest.mark.slow)])
 def test_finetune_end_to_end_reuses_model_and_store(tmp_path, capsys, monkeypatch, cheap, ftcalc):
     _chgnet() if cheap == "chgnet" else _sevenn()
     import descriptors.workflows.finetune as wf
@@ -375,6 +376,7 @@ def _weights_digest(model) -> str:
     return h.hexdigest()
 
 
+@pytest.mark.slow  # three trainings of SevenNet (~80 s on 2 cores); runs in CI
 def test_tiny_sevenn_finetune_is_deterministic_learns_and_never_worse_than_epoch_0():
     _sevenn()
     from descriptors.workflows.finetune import train_model, trainer_backend

@@ -81,7 +81,9 @@ def test_failures_recorded_and_killed_relaxation_restarts(tmp_path):
         xtb.run([scf], "scf")
 
         # killed mid-relaxation: SIGKILL the worker once its trajectory holds >= 15 frames
-        slow = eng.derive(emt, RelaxSettings("BFGS", 1e-4, 600))
+        # ASE's own (pure-Python) EMT, the same calculator identity: slow enough per step that the
+        # killer sees 15 frames before a vectorised-EMT relaxation could finish on a loaded machine
+        slow = eng.derive(CalculatorSetting("emt", {"implementation": "ase"}), RelaxSettings("BFGS", 1e-4, 600))
         victim = _job("slab killed mid-relaxation", _slab(0.2, 3))
         traj = trajectory_path(tmp_path / "trajectories", victim.id)
         killed = {}

@@ -57,13 +57,19 @@ def _items(batch) -> list[tuple[str, str, Any]]:
     return [(job.id, job.kind, job.atoms) for job in batch]
 
 
-def _entry(items, setting, relax, traj_dir, threads):
+def _entry(items, setting, relax, traj_dir, threads, checks=None):
+    """A batch in a worker: the relaxations, then each job's check on its outcome (jobs.Check,
+    packed), as ``executors.worker_entry`` does for one job."""
     from threadpoolctl import threadpool_limits
 
+    from descriptors.engine.jobs import run_check
     from descriptors.tasks.batch import run_jobs_batched
 
     with threadpool_limits(threads):
-        return run_jobs_batched(items, setting, relax, traj_dir)
+        outcomes = run_jobs_batched(items, setting, relax, traj_dir)
+        for (_, _, atoms), check, outcome in zip(items, checks or [None] * len(items), outcomes):
+            run_check(check, atoms, outcome)
+    return outcomes
 
 
 def run_batches(engine, todo: list, postprocess, bar, counts, tick) -> list:
@@ -118,7 +124,8 @@ def _run_pool(engine, batches, traj, postprocess, tick) -> list:
     remove = on_second(kill)
     try:
         for batch in batches:
-            fut = _submit(pool, _items(batch), engine.setting, engine.relax, traj, pool.threads)
+            checks = [None if job.check is None else job.check.packed(engine._blobs) for job in batch]
+            fut = _submit(pool, _items(batch), engine.setting, engine.relax, traj, pool.threads, checks)
             submitted[fut] = batch
         left = set(submitted)
         while left:

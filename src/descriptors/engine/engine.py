@@ -217,7 +217,6 @@ class Engine:
             counts["running"] = 1
             bar.set_postfix(counts, refresh=True)
             outcome = run_job(job.id, job.kind, job.atoms, self.setting, self.relax, traj_dir=self.traj_dir)
-            run_check(job.check, job.atoms, outcome)
             if requested():  # the interrupt landed inside the job: whatever it returned is not its result
                 raise Interrupted(requested())
             self._record(job, outcome, postprocess)
@@ -366,7 +365,7 @@ class Engine:
                 }
             )
             data.update(res.extra)
-            if outcome.extras is None and job.check is not None:  # a path that did not run it (ML batches)
+            if outcome.extras is None and job.check is not None:  # run here: the serial paths (one job, a batch)
                 run_check(job.check, job.atoms, outcome)
             extras = outcome.extras  # the job's check, worked out where it ran (jobs.Check)
             if extras is None and postprocess:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Any
 
@@ -101,21 +99,6 @@ def run_batches(engine, todo: list, postprocess, bar, counts, tick) -> list:
     return _run_pool(engine, batches, traj, postprocess, tick) + rest
 
 
-def _submit(pool, *args):
-    """``pool.submit`` of a batch on the LocalPool's process pool (started here if need be, with
-    SIGINT ignored while its helper processes are born, as LocalPool.submit does)."""
-    first = pool.pool is None
-    pool.start()
-    pool._fresh = False
-    if not first or threading.current_thread() is not threading.main_thread():
-        return pool.pool.submit(_entry, *args)
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return pool.pool.submit(_entry, *args)
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
 def _run_pool(engine, batches, traj, postprocess, tick) -> list:
     pool = engine.executor
     submitted = {}
@@ -125,7 +108,7 @@ def _run_pool(engine, batches, traj, postprocess, tick) -> list:
     try:
         for batch in batches:
             checks = [None if job.check is None else job.check.packed(engine._blobs) for job in batch]
-            fut = _submit(pool, _items(batch), engine.setting, engine.relax, traj, pool.threads, checks)
+            fut = pool.call(_entry, _items(batch), engine.setting, engine.relax, traj, pool.threads, checks)
             submitted[fut] = batch
         left = set(submitted)
         while left:

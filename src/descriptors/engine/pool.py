@@ -140,19 +140,23 @@ class LocalPool:
     def submit(self, job_id, kind, atoms, setting, relax_settings, traj_dir, check=None) -> Future:
         from descriptors.engine.executors import worker_entry
 
+        return self.call(worker_entry, job_id, kind, atoms, setting, relax_settings,
+                         None if traj_dir is None else str(traj_dir), self.threads, check)
+
+    def call(self, fn, *args) -> Future:
+        """``fn(*args)`` in a worker (a module-level function): one job (:meth:`submit`) or a batch
+        (engine/batch.py)."""
         self.start()
         self._used = True
-        args = (worker_entry, job_id, kind, atoms, setting, relax_settings,
-                None if traj_dir is None else str(traj_dir), self.threads, check)
         if not getattr(self, "_fresh", False) or threading.current_thread() is not threading.main_thread():
-            return self.pool.submit(*args)
+            return self.pool.submit(fn, *args)
         # the first submit starts the fork server, the resource tracker and the workers: they are born
         # with SIGINT ignored (kept across exec), so a Ctrl-C to the process group during their start-up
         # is the driver's alone, not a traceback from a helper process
         self._fresh = False
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            return self.pool.submit(*args)
+            return self.pool.submit(fn, *args)
         finally:
             signal.signal(signal.SIGINT, old)
 

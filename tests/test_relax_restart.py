@@ -91,8 +91,8 @@ def test_lean_trajectory_frames_read_back_as_ases(tmp_path, monkeypatch):
             lean.write(a, energy=a.calc.results["energy"], forces=a.calc.results["forces"])
         ase_w.close()
         lean.close()
-        if mode == "w":  # ASE's writer wrote the first frame only
-            assert by_ase.count(LeanTrajectoryWriter) == 1
+        if mode == "w":  # the first frame is lean too: ASE's writer wrote none
+            assert by_ase.count(LeanTrajectoryWriter) == 0
     # reopened, ASE compares the constraints read back with the Atoms' (other objects) and writes a
     # header with every frame from then on: its writer writes those frames (a restart only)
     ref, got = ase.io.read(tmp_path / "ase.traj", ":"), ase.io.read(tmp_path / "lean.traj", ":")
@@ -152,3 +152,83 @@ def test_lean_frames_appended_to_a_reopened_file(tmp_path):
     for p, q in zip(x, y):
         assert np.array_equal(p.positions, q.positions) and p.get_potential_energy() == q.get_potential_energy()
         assert np.array_equal(p.get_forces(), q.get_forces())
+
+
+def _ulm_items(path):
+    """The JSON items of a ulm file, in order, with the file offsets of their arrays left out."""
+    import json
+
+    raw = path.read_bytes()
+    n, pos0 = np.frombuffer(raw[32:48], np.int64)
+    offsets = np.frombuffer(raw[pos0:pos0 + 8 * n], np.int64)
+
+    def strip(d):
+        return {k: (v["ndarray"][:2] if isinstance(v, dict) and "ndarray" in v else
+                    strip(v) if isinstance(v, dict) else v) for k, v in d.items()}
+
+    return [strip(json.loads(raw[o + 8:o + 8 + int(np.frombuffer(raw[o:o + 8], np.int64)[0])]))
+            for o in offsets]
+
+
+@pytest.mark.parametrize("frames", [1, 2, 43])
+def test_lean_file_is_ases_file(tmp_path, frames):
+    """The first frame of a new file is ASE's, byte for byte (header, arrays, JSON); every later
+    frame is ASE's item without the calculator's parameters (the first frame has them), and the
+    arrays hold the same bytes."""
+    from ase.io.trajectory import Trajectory
+
+    from descriptors.calculators.emt import VectorEMT
+    from descriptors.tasks.trajwriter import LeanTrajectoryWriter
+
+    a = _system()
+    a.info.update(job_id="abc", size=[3, 3], lattice_a=3.59)
+    a.calc = VectorEMT()
+    ref = Trajectory(str(tmp_path / "ase.traj"), "a", properties=["energy", "forces"])
+    lean = LeanTrajectoryWriter(str(tmp_path / "lean.traj"), "a", properties=["energy", "forces"])
+    for _ in range(frames):
+        a.positions[-1] += 0.003
+        a.get_forces()
+        ref.write(a)
+        lean.write(a, energy=a.calc.results["energy"], forces=a.calc.results["forces"])
+        assert len(lean) == len(ref)
+    ref.close()
+    lean.close()
+    x, y = (tmp_path / "ase.traj").read_bytes(), (tmp_path / "lean.traj").read_bytes()
+    if frames == 1:
+        assert x == y
+    items_ase, items_lean = _ulm_items(tmp_path / "ase.traj"), _ulm_items(tmp_path / "lean.traj")
+    assert len(items_ase) == len(items_lean) == frames
+    assert items_ase[0] == items_lean[0] and "parameters" in items_lean[0]["calculator."]
+    for p, q in zip(items_ase[1:], items_lean[1:]):
+        del p["calculator."]["parameters"]
+        assert p == q and list(p) == list(q)  # same keys in the same order
+    import ase.io
+
+    for p, q in zip(ase.io.read(tmp_path / "ase.traj", ":"), ase.io.read(tmp_path / "lean.traj", ":")):
+        assert np.array_equal(p.positions, q.positions) and p.get_potential_energy() == q.get_potential_energy()
+        assert np.array_equal(p.get_forces(apply_constraint=False), q.get_forces(apply_constraint=False))
+        assert p.info.keys() == q.info.keys() and q.info["size"] == [3, 3] and np.array_equal(p.get_tags(), q.get_tags())
+
+
+def test_frame_after_lean_frames_through_ases_writer(tmp_path):
+    """A frame the lean writer leaves to ASE (here: no energy and forces given) after lean frames
+    goes at the file's end: every frame reads back."""
+    import ase.io
+
+    from descriptors.calculators.emt import VectorEMT
+    from descriptors.tasks.trajwriter import LeanTrajectoryWriter
+
+    a = _system()
+    a.calc = VectorEMT()
+    lean = LeanTrajectoryWriter(str(tmp_path / "lean.traj"), "w", properties=["energy", "forces"])
+    energies = []
+    for k in range(5):
+        a.positions[-1] += 0.003
+        energies.append(a.get_potential_energy())
+        if k == 3:
+            lean.write(a)
+        else:
+            lean.write(a, energy=a.calc.results["energy"], forces=a.calc.results["forces"])
+    lean.close()
+    got = ase.io.read(tmp_path / "lean.traj", ":")
+    assert [f.get_potential_energy() for f in got] == energies

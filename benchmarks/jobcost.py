@@ -89,6 +89,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         (tr.TrajectoryWriter, "write", "trajectory writes"),
         (bf.BFGS, "step", "optimizer step (BFGS update, eigh, state file)"),
         (op.FreeBFGS, "prepare_step", "optimizer step (BFGS update, eigh, state file)"),
+        (op.FreeBFGS, "free_step", "optimizer step (BFGS update, eigh, state file)"),
         (op, "run_free_bfgs", "optimizer loop (run_free_bfgs)"),
         (Store, "write", "store writes"), (Store, "fold", "store folds"),
         (Store, "statuses", "store lookups"), (Store, "get", "store lookups"),

@@ -323,3 +323,30 @@ def test_worker_killed_mid_batch_its_jobs_restart_on_the_one_job_path(tmp_path, 
         assert row.status == "ok" and row.steps == r.steps, (row.status, row.steps, r.steps)
         assert row.energy == pytest.approx(r.energy, abs=1e-8)
     assert store.get(jobs[0].id).restarted_from_step >= 5  # from its trajectory, not from scratch
+
+
+@pytest.mark.parametrize("optimizer", ["BFGS", "BFGS-soft"])
+def test_free_block_loop_takes_prepare_steps_steps_bit_for_bit(placements, optimizer):
+    """run_free_bfgs's loop on the free block (free_step: update, solve, cap on the free degrees of
+    freedom alone; forces and positions through the free range) takes the steps of the loop over
+    whole vectors (prepare_step + determine_step, Atoms.set_positions, Atoms.get_forces) to the
+    last bit: positions, energies, the Hessian, the optimizer's pos0/forces0 and fmax."""
+    from descriptors.calculators import make_calculator
+    from descriptors.tasks import optimizers
+    from descriptors.tasks.relax import make_optimizer
+
+    for g in placements:
+        runs = []
+        for loop in (optimizers.run_free_bfgs, optimizers._run_free_any):
+            a = g["atoms"].copy()
+            a.calc = make_calculator(EMT, atoms=a)
+            dyn = make_optimizer(optimizer, a)
+            seen = []
+            conv = loop(dyn, 0.05, 300, True, [lambda: seen.append((a.positions.tobytes(), a.calc.results["energy"],
+                                                                    dyn.fmax_now))])
+            runs.append((conv, dyn.nsteps, seen, dyn.state.hessian.tobytes(), dyn.pos0.tobytes(),
+                         dyn.forces0.tobytes()))
+        assert runs[0][1] > 5 and runs[0][0]
+        assert runs[0] == runs[1], g["label"]
+        fmax = np.linalg.norm(a.get_forces(), axis=1).max()
+        assert runs[0][2][-1][2] == fmax < 0.05

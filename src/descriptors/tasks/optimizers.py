@@ -18,6 +18,8 @@ jumping to another site.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from ase.constraints import FixAtoms
 from ase.optimize import BFGS as _ASEBFGS
@@ -38,6 +40,7 @@ class FreeBFGS(_ASEBFGS):
     """
 
     _free: np.ndarray | None = None
+    _work: tuple | None = None  # (hessian, its free block, two buffers for the update's products)
 
     def _free_dofs(self, n: int) -> np.ndarray | None:
         """Indices of the free Cartesian components, or None (ASE's own step) unless every
@@ -52,15 +55,25 @@ class FreeBFGS(_ASEBFGS):
         for c in cons:
             mask[np.asarray(c.get_indices(), int)] = False
         self._free, self._n = np.flatnonzero(mask.ravel()), n
+        free = self._free
+        # one contiguous range (a slab whose fixed atoms come first or last): a slice
+        self._slice = (slice(int(free[0]), int(free[-1]) + 1)
+                       if len(free) and free[-1] - free[0] + 1 == len(free) else None)
         return self._free
 
     def _block(self, n: int):
         """The free degrees of freedom as a slice when they are one contiguous range (a slab whose
         fixed atoms come first or last), else None."""
-        free = self._free_dofs(n)
-        if free is None or not len(free) or free[-1] - free[0] + 1 != len(free):
-            return None
-        return slice(int(free[0]), int(free[-1]) + 1)
+        return None if self._free_dofs(n) is None else self._slice
+
+    def _hessian_block(self, blk: slice):
+        """The free block of the Hessian (a view) and two buffers of its shape for the update."""
+        w = self._work
+        hessian = self.state.hessian
+        if w is None or w[0] is not hessian:
+            h = hessian[blk, blk]
+            w = self._work = (hessian, h, np.empty(h.shape), np.empty(h.shape))
+        return w[1], w[2], w[3]
 
     def update(self, pos, forces, pos0, forces0):
         """ASE's BFGS update on the free block of the Hessian only (in place, a view): the fixed
@@ -69,15 +82,38 @@ class FreeBFGS(_ASEBFGS):
         blk = None if self.state is None or pos0 is None else self._block(len(pos))
         if blk is None:
             return super().update(pos, forces, pos0, forces0)
-        if np.abs(pos - pos0).max() < 1e-7:  # BFGSMethod.update: same configuration again
+        self._update_free(pos[blk] - pos0[blk], -forces[blk] - -forces0[blk], blk)
+
+    def _update_free(self, dpos: np.ndarray, dgradient: np.ndarray, blk: slice) -> None:
+        """``BFGSMethod.update`` on the free block: the same floating-point operations, the outer
+        products written into two buffers instead of new matrices."""
+        if np.abs(dpos).max() < 1e-7:  # BFGSMethod.update: same configuration again
             return
-        dpos = pos[blk] - pos0[blk]
-        dgradient = -forces[blk] - -forces0[blk]
-        h = self.state.hessian[blk, blk]
+        h, w1, w2 = self._hessian_block(blk)
         a = dpos @ dgradient
         dg = h @ dpos
         b = dpos @ dg
-        h += np.outer(dgradient, dgradient) / a - np.outer(dg, dg) / b
+        # h += np.outer(dgradient, dgradient) / a - np.outer(dg, dg) / b
+        np.multiply(dgradient[:, None], dgradient[None, :], out=w1)
+        np.divide(w1, a, out=w1)
+        np.multiply(dg[:, None], dg[None, :], out=w2)
+        np.divide(w2, b, out=w2)
+        np.subtract(w1, w2, out=w1)
+        h += w1
+
+    def _solve_free(self, h: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """The step on the free block, before the step-length cap: ``-H^-1 g`` when ``h`` is positive
+        definite, else ASE's ``-V (V^T g / |omega|)``."""
+        # positive definite (the usual case): |omega| = omega, so ASE's step V (V^T g / |omega|) is
+        # H^-1 g -- a Cholesky solve (LAPACK potrf/potrs as scipy's cho_factor/cho_solve call them,
+        # without their checks), several times cheaper than eigh; else ASE's rule (|eigenvalues|)
+        c, info = dpotrf(h, lower=1, clean=0)
+        if info == 0:
+            x, info = dpotrs(c, g, lower=1)
+            if info == 0:
+                return np.negative(x, out=x)
+        omega, vectors = np.linalg.eigh(h)
+        return -vectors @ (g @ vectors / np.fabs(omega))
 
     def prepare_step(self, pos, gradient):
         pos = pos.ravel()
@@ -91,19 +127,29 @@ class FreeBFGS(_ASEBFGS):
         blk = self._block(len(gradient))
         h = self.state.hessian[blk, blk] if blk is not None else self.state.hessian[np.ix_(free, free)]
         dpos = np.zeros_like(gradient)
-        # positive definite (the usual case): |omega| = omega, so ASE's step V (V^T g / |omega|) is
-        # H^-1 g -- a Cholesky solve (LAPACK potrf/potrs as scipy's cho_factor/cho_solve call them,
-        # without their checks), several times cheaper than eigh; else ASE's rule (|eigenvalues|)
-        c, info = dpotrf(h, lower=1, clean=0)
-        if info == 0:
-            x, info = dpotrs(c, gradient[free], lower=1)
-        if info == 0:
-            dpos[free] = -x
-        else:
-            omega, vectors = np.linalg.eigh(h)
-            dpos[free] = -vectors @ (gradient[free] @ vectors / np.fabs(omega))
+        dpos[free] = self._solve_free(h, gradient[free])
         steplengths = self.optimizable.gradient_norm(dpos)
         return dpos, steplengths
+
+    def free_step(self, pos: np.ndarray, g: np.ndarray, pos0: np.ndarray | None, g0: np.ndarray | None,
+                  blk: slice) -> np.ndarray:
+        """``prepare_step`` and ``determine_step`` on the free block ``blk`` alone (``run_free_bfgs``'s
+        step): ``pos``, ``g`` the free positions and gradient, ``pos0``, ``g0`` the previous step's
+        (None: no update, as ASE's first step).  Returns the free part of the step, capped as ASE
+        caps it; the same floating-point operations as ``prepare_step`` + ``determine_step`` (the
+        fixed components of those are zeros, which change no maximum)."""
+        if self.state is None:
+            _ASEBFGS.update(self, None, None, None, None)  # the initial Hessian
+        elif pos0 is not None:
+            self._update_free(pos - pos0, g - g0, blk)
+        h = self._hessian_block(blk)[0]
+        dpos = self._solve_free(h, g)
+        d3 = dpos.reshape(-1, 3)
+        # gradient_norm: max over atoms of |step| (sqrt of the largest square: sqrt is monotonic)
+        steplength = math.sqrt(np.add.reduce(d3 * d3, axis=1).max())
+        if steplength >= self.maxstep:  # BFGS.determine_step
+            dpos *= self.maxstep / steplength
+        return dpos
 
 
 def runs_free(dyn) -> bool:
@@ -113,25 +159,84 @@ def runs_free(dyn) -> bool:
             and dyn._free_dofs(3 * len(atoms)) is not None)
 
 
+def _max_norm(v: np.ndarray) -> float:
+    """``np.linalg.norm(v.reshape(-1, 3), axis=1).max()``, the same number (sqrt is monotonic)."""
+    v3 = v.reshape(-1, 3)
+    return math.sqrt(np.add.reduce(v3 * v3, axis=1).max())
+
+
 def run_free_bfgs(dyn, fmax: float, steps: int, write_start: bool, observers=()) -> bool | None:
     """``dyn.run(fmax, steps)`` without ASE's per-step machinery: the same steps (``prepare_step``,
     ``determine_step``), the same convergence test, the observers called at the same points
     (the start frame only when ``write_start``, as ASE does for an empty trajectory), but one
     ``get_forces`` per step instead of three, no logging or optimizer description per frame.
     Returns whether it converged, or None (nothing done) where ASE's own loop must run: another
-    optimizer, a filter, or constraints other than FixAtoms.  ``dyn.nsteps`` counts the steps."""
+    optimizer, a filter, or constraints other than FixAtoms.  ``dyn.nsteps`` counts the steps;
+    ``dyn.fmax_now`` is the largest (constrained) force of the current geometry when the
+    observers are called."""
     if not runs_free(dyn):
         return None
     atoms = dyn.atoms
+    blk = dyn._block(3 * len(atoms))
+    if blk is None:
+        return _run_free_any(dyn, fmax, steps, write_start, observers)
+    # the free degrees of freedom are one range: the step, the positions update and the forces on
+    # it alone (FixAtoms: the fixed positions stay as they are, the fixed forces are zeros)
+    calc = atoms.calc
+    positions = atoms.arrays["positions"]
 
-    def converged(g: np.ndarray) -> bool:
-        return bool(np.linalg.norm(g.reshape(-1, 3), axis=1).max() < fmax)
+    def gradient() -> np.ndarray:
+        f = calc.get_property("forces", atoms)  # what atoms.get_forces() asks (then FixAtoms: zeros)
+        return np.negative(f.reshape(-1)[blk])
 
-    g = -atoms.get_forces().ravel()
+    g = gradient()
+    dyn.fmax_now = _max_norm(g)
     if dyn.nsteps == 0 and write_start:
         for fn in observers:
             fn()
+    conv = dyn.fmax_now < fmax
+    last = dyn.nsteps + steps
+    if conv or dyn.nsteps >= last:
+        return conv
+    pos0 = None if dyn.pos0 is None else dyn.pos0[blk]
+    g0 = None if dyn.forces0 is None else -dyn.forces0[blk]
+    pos = positions.reshape(-1)[blk].copy()
+    while True:
+        dpos = dyn.free_step(pos, g, pos0, g0, blk)
+        pos0, g0 = pos, g
+        pos = pos + dpos
+        positions.reshape(-1)[blk] = pos  # Atoms.set_positions: the fixed atoms keep theirs
+        dyn.nsteps += 1
+        g = gradient()
+        dyn.fmax_now = _max_norm(g)
+        for fn in observers:
+            fn()
+        conv = dyn.fmax_now < fmax
+        if conv or dyn.nsteps >= last:
+            break
+    # the optimizer's state as prepare_step leaves it (a run continued by ASE's loop or a replay)
+    full = positions.reshape(-1).copy()
+    full[blk] = pos0
+    forces0 = np.zeros(len(full))
+    forces0[blk] = -g0
+    dyn.pos0, dyn.forces0 = full, forces0
+    return conv
+
+
+def _run_free_any(dyn, fmax: float, steps: int, write_start: bool, observers=()) -> bool:
+    """``run_free_bfgs`` for free atoms that are not one range of indices: ``prepare_step`` on the
+    whole vectors."""
+    atoms = dyn.atoms
+
+    def converged(g: np.ndarray) -> bool:
+        dyn.fmax_now = _max_norm(g)
+        return bool(dyn.fmax_now < fmax)
+
+    g = -atoms.get_forces().ravel()
     conv = converged(g)
+    if dyn.nsteps == 0 and write_start:
+        for fn in observers:
+            fn()
     last = dyn.nsteps + steps
     while not conv and dyn.nsteps < last:
         pos = atoms.get_positions().ravel()
@@ -140,9 +245,9 @@ def run_free_bfgs(dyn, fmax: float, steps: int, write_start: bool, observers=())
         atoms.set_positions((pos + dpos).reshape(-1, 3))
         dyn.nsteps += 1
         g = -atoms.get_forces().ravel()
+        conv = converged(g)
         for fn in observers:
             fn()
-        conv = converged(g)
     return conv
 
 

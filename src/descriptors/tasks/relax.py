@@ -254,8 +254,10 @@ def relax(
                 def observe():  # the calculator's results of this step, not a new state check
                     res = work.calc.results
                     f = res.get("forces")
+                    fmax = (dyn.fmax_now if tight else  # run_free_bfgs's own: the same number
+                            max_force(work) if f is None else _fmax(work, f))
                     progress.update(steps=done + int(dyn.nsteps), energy=float(res.get("energy", float("nan"))),
-                                    fmax=max_force(work) if f is None else _fmax(work, f))
+                                    fmax=fmax)
                 observers.append(observe)
             remaining = max(settings.steps - done, 0)
             if tight:

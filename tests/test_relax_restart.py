@@ -60,6 +60,18 @@ def test_exact_first_state_check_recomputes_after_any_change():
     assert a.get_potential_energy() == b.get_potential_energy() != e0
     a.set_initial_magnetic_moments([0.1] * len(a))
     assert a.calc.check_state(a) == ["initial_magmoms"]
+    a.get_potential_energy()
+    for _ in range(3):  # the header found equal, then answered from its bytes
+        a.positions[-1, 2] += 1e-3
+        assert a.calc.check_state(a) == ["positions"]
+        a.get_potential_energy()
+        assert a.calc.check_state(a) == []
+    a.cell[2, 2] += 1e-12  # in place: every change is still seen
+    assert "cell" in a.calc.check_state(a)
+    a.cell[2, 2] -= 1e-12
+    assert a.calc.check_state(a) == []
+    a.numbers[0] = 28
+    assert "numbers" in a.calc.check_state(a)
 
 
 @pytest.mark.parametrize("shift", [1e-6, 1e-3, 5e-16, 0.0, float("nan")])
@@ -243,3 +255,19 @@ def test_frame_after_lean_frames_through_ases_writer(tmp_path):
     lean.close()
     got = ase.io.read(tmp_path / "lean.traj", ":")
     assert [f.get_potential_energy() for f in got] == energies
+
+
+def test_relax_leaves_the_callers_atoms_alone_unless_given():
+    """relax() relaxes a copy of the caller's Atoms; with own=True (run_job's private copy) the
+    Atoms themselves, with the same result; the result's fmax is max_force of its structure."""
+    from descriptors.tasks.relax import max_force
+
+    emt = CalculatorSetting("emt")
+    a = _system()
+    before = a.positions.copy()
+    r = relax(a, emt, RelaxSettings("BFGS-soft", 0.05, 100))
+    assert np.array_equal(a.positions, before) and a.calc is None and r.atoms is not a
+    assert r.converged and r.fmax == max_force(r.atoms) < 0.05
+    mine = relax(a, emt, RelaxSettings("BFGS-soft", 0.05, 100), own=True)
+    assert mine.atoms is a and mine.energy == r.energy and mine.steps == r.steps
+    assert a.positions.tobytes() == r.atoms.positions.tobytes() and a.get_potential_energy() == r.energy

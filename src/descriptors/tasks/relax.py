@@ -127,16 +127,38 @@ def fast_state_check(calc) -> None:
     # ASE's own comparison, nothing overridden: a change of positions only is answered here too
     base = getattr(type(calc), "check_state", None) is Calculator.check_state
 
-    def check_state(atoms, tol=1e-15):
-        old = calc.atoms
-        if (old is not None and len(old) == len(atoms) and np.array_equal(old.numbers, atoms.numbers)
-                and np.array_equal(old.cell.array, atoms.cell.array) and np.array_equal(old.pbc, atoms.pbc)
+    verified: list = [None]  # the last header found equal by ASE's array_equal, as bytes
+
+    def header(a) -> tuple:
+        arr = a.arrays
+        m, c = arr.get("initial_magmoms"), arr.get("initial_charges")
+        return (arr["numbers"].tobytes(), a.cell.array.tobytes(), a.pbc.tobytes(),
+                None if m is None else m.tobytes(), None if c is None else c.tobytes())
+
+    def same_header(old, atoms) -> bool:
+        """numbers, cell, pbc, magnetic moments and charges equal (array_equal); an optimizer step
+        changes none of them, so once found equal their bytes answer (the same bytes are equal
+        arrays)."""
+        h = header(atoms)
+        if h == verified[0] and header(old) == h:
+            return True
+        if (np.array_equal(old.numbers, atoms.numbers) and np.array_equal(old.cell.array, atoms.cell.array)
+                and np.array_equal(old.pbc, atoms.pbc)
                 and all(np.array_equal(old.arrays.get(k), atoms.arrays.get(k)) if k in old.arrays or k in atoms.arrays
                         else True for k in ("initial_magmoms", "initial_charges"))):
-            if np.array_equal(old.positions, atoms.positions):
+            if header(old) == h:
+                verified[0] = h
+            return True
+        return False
+
+    def check_state(atoms, tol=1e-15):
+        old = calc.atoms
+        if old is not None and len(old) == len(atoms) and same_header(old, atoms):
+            p0, p1 = old.arrays["positions"], atoms.arrays["positions"]
+            if p0.shape == p1.shape and (p0 == p1).all():  # np.array_equal
                 return []
             if base:  # compare_atoms' test for positions: allclose(rtol=0, atol=tol)
-                return [] if (np.abs(old.positions - atoms.positions) <= tol).all() else ["positions"]
+                return [] if (np.abs(p0 - p1) <= tol).all() else ["positions"]
         return original(atoms, tol)
 
     check_state._exact_first = True
@@ -182,6 +204,7 @@ def relax(
     trajectory: str | Path | None = None,
     progress: dict[str, Any] | None = None,
     kind: str = "adsorbate",
+    own: bool = False,
 ) -> CalcResult:
     """Relax ``atoms`` with the calculator ``setting``; steps=0 means single point.
 
@@ -190,6 +213,8 @@ def relax(
     and the step budget counts the steps already taken.  ``progress`` (a dict) is updated after
     every step with the last energy, fmax and step count, so a caller still knows them when the
     calculator raises.  ``kind``: the job kind "auto" resolves the optimizer for (``RelaxSettings.for_kind``).
+    ``own``: ``atoms`` is the caller's to give (``run_job``'s private copy): relaxed and returned
+    as the result's structure instead of a copy.
     """
     settings = settings.for_kind(kind)
     t0 = time.perf_counter()
@@ -202,7 +227,7 @@ def relax(
             start, done, frames = _restart_from(traj_path, atoms)
         if not done or not _readable_state(state):
             state.unlink(missing_ok=True)  # no restart point, or a state file cut short by a kill
-    work = start.copy()
+    work = start if own or start is not atoms else atoms.copy()  # ours: relaxed in place
     work.calc = make_calculator(setting, atoms=work)
     fast_state_check(work.calc)
     info = {"restarted_from_step": done} if done else {}
@@ -210,6 +235,7 @@ def relax(
         progress.update(steps=done, energy=None, fmax=None, **info)
     nsteps = 0
     converged = True
+    fmax = None  # the largest force of the final geometry, when the optimizer loop has it
     if settings.steps > 0:
         from ase.optimize import BFGS
 
@@ -254,10 +280,10 @@ def relax(
                 def observe():  # the calculator's results of this step, not a new state check
                     res = work.calc.results
                     f = res.get("forces")
-                    fmax = (dyn.fmax_now if tight else  # run_free_bfgs's own: the same number
-                            max_force(work) if f is None else _fmax(work, f))
+                    fm = (dyn.fmax_now if tight else  # run_free_bfgs's own: the same number
+                          max_force(work) if f is None else _fmax(work, f))
                     progress.update(steps=done + int(dyn.nsteps), energy=float(res.get("energy", float("nan"))),
-                                    fmax=fmax)
+                                    fmax=fm)
                 observers.append(observe)
             remaining = max(settings.steps - done, 0)
             if tight:
@@ -270,6 +296,8 @@ def relax(
                     dyn.attach(fn, interval=1)
                 converged = bool(dyn.run(fmax=settings.fmax, steps=remaining))
             nsteps = done + int(dyn.nsteps)
+            if tight:
+                fmax = dyn.fmax_now  # max_force(work): the same number
         finally:
             if traj is not None:
                 traj.close()
@@ -277,13 +305,17 @@ def relax(
         state.unlink(missing_ok=True)
     energy = float(work.get_potential_energy())
     forces = work.get_forces(apply_constraint=False)
-    fmax = max_force(work)
+    if fmax is None:
+        fmax = max_force(work)
     if settings.steps > 0 and not converged:
         converged = fmax < settings.fmax
-    return CalcResult(freeze(work, energy, forces), energy, fmax, nsteps, converged, time.perf_counter() - t0, info)
+    # work is this function's own (a copy, or given): frozen in place rather than copied again
+    work.calc = SinglePointCalculator(work, energy=energy, forces=np.asarray(forces, dtype=np.float64))
+    return CalcResult(work, energy, fmax, nsteps, converged, time.perf_counter() - t0, info)
 
 
 @task("gas", "clean", "adsorbate")
 def relax_task(atoms: Atoms, ctx: TaskContext) -> CalcResult:
     """Relaxation of a gas molecule, a clean model or an adsorbate structure."""
-    return relax(atoms, ctx.setting, ctx.relax, trajectory=ctx.trajectory, progress=ctx.progress)
+    # run_job's atoms are a private copy: relaxed in place
+    return relax(atoms, ctx.setting, ctx.relax, trajectory=ctx.trajectory, progress=ctx.progress, own=True)

@@ -3,8 +3,9 @@ side of a ``vib`` job, whose mode energies become free-energy corrections in the
 
 from __future__ import annotations
 
-import tempfile
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +21,42 @@ VIB_DELTA = 0.01  # A, finite-difference displacement (ase.vibrations default)
 VIB_NFREE = 2
 
 
+class _MemoryCache(dict):
+    """``ase.vibrations``' cache of the displacements' forces, in memory: ASE's default writes a JSON
+    file per displacement (to a temporary directory, here) and reads them all back for the
+    energies; the same values without the files.  ``lock`` as ASE's file cache: None for a key
+    already there, else a handle whose ``save`` stores the value."""
+
+    writable = True
+    directory = Path(os.devnull)  # Vibrations.name; no "<name>.eq.pckl" of an old ASE next to it
+
+    @contextmanager
+    def lock(self, key):
+        yield None if key in self else _Saver(self, key)
+
+
+class _Saver:
+    def __init__(self, cache: dict, key: str):
+        self.cache, self.key = cache, key
+
+    def save(self, value) -> None:
+        self.cache[self.key] = value
+
+
 def vibrate(atoms: Atoms, indices: list[int], setting, delta: float = VIB_DELTA, nfree: int = VIB_NFREE):
     """Vibrational energies (eV, complex: imaginary modes have imaginary parts) of ``indices``."""
     from ase.vibrations import Vibrations
 
+    from descriptors.tasks.relax import fast_state_check
+
     work = atoms.copy()
     work.info = {}
     work.calc = make_calculator(setting, atoms=work)
-    with tempfile.TemporaryDirectory(prefix="no3rr-vib-") as tmp:
-        vib = Vibrations(work, indices=list(indices), name=str(Path(tmp) / "vib"), delta=delta, nfree=nfree)
-        vib.run()
-        energies = np.asarray(vib.get_energies(), dtype=complex)
+    fast_state_check(work.calc)  # a displacement changes the positions only
+    vib = Vibrations(work, indices=list(indices), delta=delta, nfree=nfree)
+    vib.cache = _MemoryCache()
+    vib.run()
+    energies = np.asarray(vib.get_energies(), dtype=complex)
     work.calc = make_calculator(setting, atoms=work)
     energy = float(work.get_potential_energy())
     forces = np.asarray(work.get_forces(apply_constraint=False), dtype=np.float64)  # ML codes: float32

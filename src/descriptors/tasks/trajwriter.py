@@ -108,6 +108,7 @@ class LeanTrajectoryWriter(TrajectoryWriter):
     _info_enc: str | None = None
     _end: int | None = None  # the file's end, where the next lean item goes (None: ask the file)
     _cell: tuple[bytes, str] | None = None  # the last cell and its JSON
+    _name: tuple[str, str] = ("", '""')  # the last calculator name and its JSON
 
     # -- which frames are lean --------------------------------------------------------------------
     def _plain(self, atoms, kwargs) -> bool:
@@ -189,6 +190,11 @@ class LeanTrajectoryWriter(TrajectoryWriter):
             self._cell = (key, encode(cell.tolist()))
         return self._cell[1]
 
+    def _name_json(self, name: str) -> str:
+        if name != self._name[0]:
+            self._name = (name, encode(name))
+        return self._name[1]
+
     def _write_first(self, atoms, kwargs) -> None:
         """The first frame of a new file, byte for byte as ASE's writer and ulm write it: the ulm
         header (item count 0), the arrays, the item's JSON (the same dict, encoded once), then its
@@ -235,7 +241,7 @@ class LeanTrajectoryWriter(TrajectoryWriter):
             end = self._end = b.fd.tell()
         chunks, entries, pos, forces_entry = self._arrays(atoms, kwargs["forces"], end, False)
         s = ("{" + entries[0] + ', "cell": ' + self._cell_json(atoms) + "".join(", " + e for e in entries[1:])
-             + ', "calculator.": {"name": ' + encode(atoms.calc.name) + ', "energy": '
+             + ', "calculator.": {"name": ' + self._name_json(atoms.calc.name) + ', "energy": '
              + _energy_json(kwargs["energy"]) + ", " + forces_entry + "}")
         if self._info_enc is not None:
             s += ', "info": ' + self._info_enc

@@ -130,12 +130,11 @@ class LeanTrajectoryWriter(TrajectoryWriter):
         b = self.backend
         return (self.header_data is None and b.nitems == 0 and bool(b.header) and not self.description
                 and self._plain(atoms, kwargs) and hasattr(atoms.calc, "todict")
-                and all(hasattr(c, "todict") for c in atoms.constraints)
-                and len(_encodable_info(atoms.info)) == len(atoms.info))
+                and all(hasattr(c, "todict") for c in atoms.constraints))
 
     def _write_atoms(self, atoms, **kwargs):
-        if self._lean_first(atoms, kwargs):
-            self._write_first(atoms, kwargs)
+        if self._lean_first(atoms, kwargs) and self._write_first(atoms, kwargs):
+            pass
         elif self.header_data is not None and self._lean(atoms, kwargs):
             self._write_frame(atoms, kwargs)
         else:
@@ -146,10 +145,10 @@ class LeanTrajectoryWriter(TrajectoryWriter):
             if not self.multiple_headers:
                 self._remember(atoms)
 
-    def _remember(self, atoms) -> None:
+    def _remember(self, atoms, info_json: str | None | bool = False) -> None:
         self._head = (atoms.arrays["numbers"].tobytes(), atoms._pbc.tobytes(), list(atoms.constraints))
         self._info = dict(atoms.info)
-        self._info_enc = _info_json(atoms.info)
+        self._info_enc = _info_json(atoms.info) if info_json is False else info_json
 
     # -- writing ---------------------------------------------------------------------------------
     def _arrays(self, atoms, forces, start: int, first: bool) -> tuple[list[bytes], list[str], int, str]:
@@ -195,10 +194,15 @@ class LeanTrajectoryWriter(TrajectoryWriter):
             self._name = (name, encode(name))
         return self._name[1]
 
-    def _write_first(self, atoms, kwargs) -> None:
+    def _write_first(self, atoms, kwargs) -> bool:
         """The first frame of a new file, byte for byte as ASE's writer and ulm write it: the ulm
         header (item count 0), the arrays, the item's JSON (the same dict, encoded once), then its
-        offset and the item count."""
+        offset and the item count.  False (nothing written) when ``info`` holds a value ASE's
+        writer would leave out (with a warning): then ASE's writer writes the frame."""
+        try:
+            info_json = encode(atoms.info) if atoms.info else None
+        except TypeError:
+            return False
         b = self.backend
         header = b.header
         start = len(header)
@@ -215,8 +219,8 @@ class LeanTrajectoryWriter(TrajectoryWriter):
         calc = atoms.calc
         parts.append('"calculator.": {"name": ' + encode(calc.name) + ', "parameters": ' + encode(calc.todict())
                      + ', "energy": ' + _energy_json(kwargs["energy"]) + ", " + forces_entry + "}")
-        if atoms.info:
-            parts.append('"info": ' + encode(atoms.info))
+        if info_json is not None:
+            parts.append('"info": ' + info_json)
         item = ("{" + ", ".join(parts) + "}").encode()
         pad = _pad(pos)
         no = b.fd.fileno()
@@ -229,7 +233,8 @@ class LeanTrajectoryWriter(TrajectoryWriter):
         os.pwrite(no, _int64(1), 32)
         self._end = i + 8 + len(item)
         self.header_data = get_header_data(atoms)
-        self._remember(atoms)
+        self._remember(atoms, info_json)
+        return True
 
     def _write_frame(self, atoms, kwargs) -> None:
         """A relaxation step's frame: its item at the file's end, then (once it is there) its offset

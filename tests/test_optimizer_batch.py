@@ -350,3 +350,51 @@ def test_free_block_loop_takes_prepare_steps_steps_bit_for_bit(placements, optim
         assert runs[0] == runs[1], g["label"]
         fmax = np.linalg.norm(a.get_forces(), axis=1).max()
         assert runs[0][2][-1][2] == fmax < 0.05
+
+
+def test_float32_forces_take_the_whole_vector_steps(placements):
+    """Forces in float32 (ML codes) make ASE's step float32 too (dpos takes the gradient's dtype):
+    run_free_bfgs then takes prepare_step + determine_step on whole vectors, the steps of ASE's
+    loop (written out here), bit for bit."""
+    from ase.calculators.calculator import Calculator, all_changes
+
+    from descriptors.calculators import make_calculator
+    from descriptors.tasks import optimizers
+    from descriptors.tasks.relax import make_optimizer
+
+    class Float32(Calculator):
+        implemented_properties = ["energy", "forces"]
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            a = atoms.copy()
+            a.calc = self.inner
+            self.results = {"energy": np.float32(a.get_potential_energy()),
+                            "forces": a.get_forces(apply_constraint=False).astype(np.float32)}
+
+    g = placements[1]
+    runs = []
+    for mine in (True, False):
+        a = g["atoms"].copy()
+        a.calc = Float32(make_calculator(EMT, atoms=a))
+        dyn = make_optimizer("BFGS-soft", a)
+        if mine:
+            conv = optimizers.run_free_bfgs(dyn, 0.05, 100, False)
+        else:  # the loop of ASE's Optimizer.run for BFGS, one force read per step
+            grad = -a.get_forces().ravel()
+            conv = bool(np.linalg.norm(grad.reshape(-1, 3), axis=1).max() < 0.05)
+            while not conv and dyn.nsteps < 100:
+                pos = a.get_positions().ravel()
+                dpos, lengths = dyn.prepare_step(pos, grad)
+                a.set_positions((pos + dyn.determine_step(dpos, lengths)).reshape(-1, 3))
+                dyn.nsteps += 1
+                grad = -a.get_forces().ravel()
+                conv = bool(np.linalg.norm(grad.reshape(-1, 3), axis=1).max() < 0.05)
+        if not mine:
+            assert grad.dtype == np.float32
+        runs.append((conv, dyn.nsteps, a.positions.tobytes(), dyn.state.hessian.tobytes()))
+    assert runs[0][1] > 5 and runs[0] == runs[1]

@@ -338,3 +338,44 @@ def test_cost_estimate_counts_the_verify_level_and_warns_about_its_gamma_only_ce
     warns = gamma_only_warnings(spec, models)
     assert len(warns) == 1 and warns[0].startswith("verify level: ")
     assert f"{len(models)} of {len(models)} catalyst model(s)" in warns[0]
+
+
+def test_volcano_labels_clear_the_apex_and_missing_catalysts_are_named(example_result):
+    """No catalyst label covers the apex star (the quick start's Pd(100) label sat on it), and a
+    catalyst without U_L (no complete route) is named under the 1D volcano instead of vanishing."""
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    res = example_result
+    v = res.volcanoes_1d["*N"]
+    # put the apex exactly on a catalyst's point: its label must move off the star
+    c0 = next(c for c, g in res.dataset.g_ads.items() if "*N" in g and res.pathways[c].U_L is not None)
+    res.volcanoes_1d["*N"] = dataclasses.replace(v, apex_x=res.dataset.g_ads[c0]["*N"], apex_U_L=res.pathways[c0].U_L)
+    pw = res.pathways[c0]
+    try:
+        fig = P.plot_volcano_1d(res, "*N", None, save=False)
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        sx, sy = ax.transData.transform((res.pathways[c0].U_L and res.dataset.g_ads[c0]["*N"], pw.U_L))
+        half = 7.5 * fig.dpi / 72
+        labels = [t for t in ax.texts if t.get_text() in res.dataset.g_ads]
+        assert labels
+        for t in labels:
+            b = t.get_window_extent(r)
+            assert not (b.x0 < sx + half and sx - half < b.x1 and b.y0 < sy + half and sy - half < b.y1), t.get_text()
+        texts = " ".join(t.get_text() for t in fig.findobj(plt.Text))
+        assert "not shown" not in texts  # every catalyst of the example has U_L
+        plt.close(fig)
+        # a catalyst without U_L is named in the footer
+        res.pathways[c0] = dataclasses.replace(pw, U_L=None)
+        fig = P.plot_volcano_1d(res, "*N", None, save=False)
+        texts = " ".join(t.get_text() for t in fig.findobj(plt.Text))
+        n = len(res.pathways)
+        assert f"not shown: 1 of {n} catalysts have no U_L" in texts and c0 in texts
+        assert text_overlaps(fig) == []
+        plt.close(fig)
+    finally:
+        res.volcanoes_1d["*N"] = v
+        res.pathways[c0] = pw

@@ -149,3 +149,51 @@ def test_status_of_a_stopped_screen_counts_results_in_its_journal(tmp_path):
     s = summarize(tmp_path)
     assert s["journal"] == 2 and len(s["pending"]) == 3
     assert "2 finished results are in the store's journal" in format_status(s)
+
+
+def _check_get_many(store, prefix):
+    slab = _slab()
+    forces = np.zeros((len(slab), 3))
+    ids = [f"{prefix}{i}" for i in range(7)]
+    for i, jid in enumerate(ids):
+        store.write(slab, {"job_id": jid, "kind": "adsorbate", "status": STATUS_OK, "e_ads": -0.1 * i},
+                    data={"n": i}, energy=-1.0 - i, forces=forces)
+    # a retried job: its newer row replaces the first, and get_many returns that one, as get does
+    store.write(slab, {"job_id": ids[3], "kind": "adsorbate", "status": STATUS_OK, "e_ads": 9.0}, data={"n": 30},
+                energy=-30.0, forces=forces)
+    store.fold()
+    many = store.get_many(ids + ["missing", ids[0]])
+    assert list(many) == ids  # asked order, duplicates once, missing left out
+    for jid in ids:
+        one = store.get(jid)
+        assert many[jid].id == one.id and many[jid].energy == one.energy
+        assert many[jid].key_value_pairs == one.key_value_pairs and dict(many[jid].data) == dict(one.data)
+    assert many[ids[3]].get("e_ads") == 9.0
+    assert np.allclose(many[ids[2]].toatoms().positions, slab.positions)
+
+
+def test_get_many_is_get_for_every_job_sqlite(tmp_path):
+    """The batched read the tables and the analysis use returns, per job, the row get() returns:
+    on a writable store, on the same file opened read-only, and after a job was written twice."""
+    store = Store(tmp_path / "s.db")
+    _check_get_many(store, "gm")
+    store.close()
+    ro = Store(tmp_path / "s.db", readonly=True)
+    assert [r.get("e_ads") for r in ro.get_many([f"gm{i}" for i in range(7)]).values()] == \
+        [-0.1 * i for i in range(7) if i != 3][:3] + [9.0] + [-0.1 * i for i in range(4, 7)]
+
+
+def test_get_many_is_get_for_every_job_postgres():
+    from conftest import require
+
+    try:
+        store = Store(URL)
+        store.count()
+    except Exception as err:
+        store, why = None, f"{type(err).__name__}: {err}"
+    require(store is not None, f"PostgreSQL at {URL} ({why if store is None else ''})",
+            "bash scripts/setup.sh --full installs the driver and starts the server; or set NO3RR_TEST_POSTGRES_URL")
+    ids = [r.id for r in store.select(include_data=False) if str(r.get("job_id", "")).startswith("gmpg")]
+    if ids:
+        store.db.delete(ids)
+    _check_get_many(store, "gmpg")

@@ -120,10 +120,12 @@ def _texts(fig) -> list[Text]:
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is fig]
 
 
-def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_points=True, avoid_data=()):
+def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_points=True, avoid_data=(),
+                 avoid_markers=()):
     """Annotate each point with its label at the nearest offset where the label overlaps no other
-    text, no other point, no rectangle of ``avoid_data`` and stays inside the axes (a leader line when it
-    had to move away).
+    text, no other point, no rectangle of ``avoid_data``, no marker of ``avoid_markers`` ((x, y,
+    size in points) in data coordinates, e.g. a volcano's apex star) and stays inside the axes (a
+    leader line when it had to move away).
 
     Call after the layout is final (``footer`` does the layout): positions are in pixels.  Candidate
     boxes are computed from the measured label size, so only the chosen annotation is created.
@@ -152,6 +154,9 @@ def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_poi
         (a0, b0), (a1, b1) = ax.transData.transform([(x0, y0), (x1, y1)])
         lw = 2.0 * px_per_pt  # half a thick line and a gap
         obstacles.append(Bbox.from_extents(min(a0, a1), min(b0, b1) - lw, max(a0, a1), max(b0, b1) + lw))
+    for mx, my, size in avoid_markers:
+        (a, b), half = ax.transData.transform((mx, my)), 0.5 * size * px_per_pt
+        obstacles.append(Bbox.from_extents(a - half, b - half, a + half, b + half))
     dot = 5.5 * px_per_pt  # a marker of the scatter (s ~ 50 pt^2) with its edge
     pboxes = [Bbox.from_extents(px - dot, py - dot, px + dot, py + dot) for px, py in pts]
     pad = 2.5 * px_per_pt if bbox else 0.5
@@ -283,8 +288,7 @@ def footer(fig, res, extra: str = "", margins=(0.85, 0.25, 0.4, 0.6), gaps=(0.0,
     warn = fidelity_warning(res.dataset.calculator)
     if warn:
         lines.append((warn, "red"))
-    if extra:
-        lines.append((extra, "red"))
+    lines += [(part, "red") for part in extra.split("\n") if part]  # one footer line per note line
     w, h = fig.get_size_inches()
     left, right, top, bottom = margins
     gs = fig.axes[0].get_subplotspec().get_gridspec() if fig.axes and fig.axes[0].get_subplotspec() else None

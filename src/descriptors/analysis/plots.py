@@ -175,9 +175,14 @@ def plot_volcano_1d(res, descriptor: str, out: Path, save: bool = True, svg: boo
     ax.set_ylabel("Limiting potential $U_L$ / V vs RHE")
     ax.set_title(f"NO$_3^-$RR volcano in $\\Delta G$({tex(descriptor)})")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    footer(fig, res, _notes(_flag_note(res), _r2_note(res, f"1D volcano in {descriptor}:")), margins=(0.8, 0.2, 0.4, 0.6))
+    missing = sorted(c for c, pw in res.pathways.items() if pw.U_L is None)
+    gone = (f"not shown: {len(missing)} of {len(res.pathways)} catalysts have no U_L (no complete route; reasons in "
+            f"analysis_summary.csv): {', '.join(missing)}" if missing else "")
+    footer(fig, res, "\n".join(p for p in (_notes(_flag_note(res), _r2_note(res, f"1D volcano in {descriptor}:")),
+                                            gone) if p), margins=(0.8, 0.2, 0.4, 0.6))
     if pts:
-        place_labels(ax, [p[1] for p in pts], [p[2] for p in pts], [p[0] for p in pts])
+        place_labels(ax, [p[1] for p in pts], [p[2] for p in pts], [p[0] for p in pts],
+                     avoid_markers=[(v.apex_x, v.apex_U_L, 15)])
     return _save(fig, out, f"volcano_{_slug(descriptor)}", svg) if save else fig
 
 
@@ -207,7 +212,7 @@ def plot_volcano_2d(res, out: Path, save: bool = True, svg: bool = False):
     footer(fig, res, _notes(_flag_note(res), _r2_note(res, "2D volcano:")), margins=(0.8, 0.9, 0.4, 0.9))
     if pts:
         place_labels(ax, [p[1] for p in pts], [p[2] for p in pts], [p[0] for p in pts], color="white",
-                     bbox=dict(fc="black", alpha=0.45, pad=1, ec="none"))
+                     bbox=dict(fc="black", alpha=0.45, pad=1, ec="none"), avoid_markers=[(*v.apex, 15)])
     return _save(fig, out, "volcano_2d", svg) if save else fig
 
 

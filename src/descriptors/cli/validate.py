@@ -31,5 +31,8 @@ def run(args) -> int:
         from descriptors.cli.common import err
 
         return err(f"--db {args.db}: no such database; give the screen.db of a screen (or leave --db out)")
-    print(estimate_cost(spec, models, db=db if db.is_file() else None)[2])
+    from descriptors.workflows.stages import count_jobs
+
+    counts = count_jobs(spec, models)  # the planner's own sites and binding modes, nothing placed
+    print(estimate_cost(spec, models, db=db if db.is_file() else None, counts=counts)[2])
     return 0

@@ -16,9 +16,11 @@ The estimate is jobs x calls per job x seconds per call, summed over the catalys
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["estimate_cost", "gamma_only_warnings", "SECONDS_PER_CALL", "calibration", "seconds_per_call"]
+__all__ = ["estimate_cost", "gamma_only_warnings", "SECONDS_PER_CALL", "calibration", "seconds_per_call",
+           "JobCounts"]
 
 SECONDS_PER_CALL = {"test-only": 0.005, "semi-empirical": 3.0, "ml": 0.7, "dft": 300.0}  # stated, per class
 SITES_PER_ADSORBATE = 3.9
@@ -26,6 +28,25 @@ CALLS_PER_RELAXATION = 32
 ADSORBATE_ATOMS = 3  # a typical intermediate (NO2, NH2, NOH ...) on top of the clean model
 MIN_GAMMA_LENGTH = 10.0  # A: below this in-plane length, Gamma-only sampling of a metal is poor
 CALIBRATION_FILE = Path(__file__).parent / "data" / "cost_calibration.json"  # package data (pyproject)
+
+
+@dataclass(frozen=True)
+class JobCounts:
+    """The jobs a screen will plan, counted before anything runs (``workflows.stages.count_jobs``):
+    bulk and gas jobs, one clean job per model, and the adsorbate jobs per model from the same sites,
+    binding modes and site pairs the planner uses. ``vib_max`` is an upper bound: one vibration job
+    per (catalyst, adsorbate) with an intact site, and one per gas molecule, when the analysis
+    computes its free-energy corrections (flagged pairs get none, so the screen runs fewer)."""
+
+    bulk: int
+    gas: int
+    adsorbate: tuple[int, ...]  # per catalyst model, in the order of the models
+    vib_max: int = 0
+    sampled: int | None = None  # models whose sites were found (None: all of them)
+
+    @property
+    def total(self) -> int:
+        return self.bulk + self.gas + len(self.adsorbate) + sum(self.adsorbate)
 
 
 def calibration() -> dict:
@@ -90,29 +111,45 @@ def _human(t: float) -> str:
     return f"{t:.0f} s" if t < 120 else f"{t / 60:.0f} min" if t < 7200 else f"{t / 3600:.1f} h"
 
 
-def estimate_cost(spec, models, db=None) -> tuple[int, float, str]:
-    """(jobs, calculator seconds, one line) for a spec: an estimate, saying what it rests on."""
+def estimate_cost(spec, models, db=None, counts: JobCounts | None = None) -> tuple[int, float, str]:
+    """(jobs, calculator seconds, one line) for a spec: an estimate, saying what it rests on.
+
+    With ``counts`` (the jobs counted from the models' sites, ``workflows.stages.count_jobs``) the
+    number of jobs is exact up to relaxations that fail or are flagged; without, it is
+    SITES_PER_ADSORBATE placements per adsorbate and model."""
     info = spec.calculator.setting().info
     n_ads = len(spec.adsorbate_names())
     n_bulk = len({m.bulk for m in models if getattr(m, "bulk", None)}) or 0
     per_call, source = seconds_per_call(info.name, info.fidelity, db)
-    sec, jobs = 0.0, n_bulk + 4  # bulk EOS and gas references: small, counted at 8 atoms
-    sec += (n_bulk + 4) * CALLS_PER_RELAXATION * per_call(8)
-    for m in models:
+    n_small = (counts.bulk + counts.gas) if counts is not None else n_bulk + 4
+    sec, jobs = 0.0, n_small  # bulk EOS and gas references: small, counted at 8 atoms
+    sec += n_small * CALLS_PER_RELAXATION * per_call(8)
+    for i, m in enumerate(models):
         n = _atoms(m) or 40
-        j_ads = n_ads * SITES_PER_ADSORBATE
+        j_ads = counts.adsorbate[i] if counts is not None else n_ads * SITES_PER_ADSORBATE
         jobs += 1 + j_ads
         sec += CALLS_PER_RELAXATION * (per_call(n) + j_ads * per_call(n + ADSORBATE_ATOMS))
     jobs = int(round(jobs))
     workers = max(1, int(getattr(getattr(spec, "execution", None), "workers", 1) or 1))
+    calls = f"~{CALLS_PER_RELAXATION} calls each"
+    if counts is not None and counts.vib_max:
+        n_vib_calls = 2 * 3 * ADSORBATE_ATOMS + 1  # central differences (nfree 2) of the adsorbate's atoms
+        sec += counts.vib_max * n_vib_calls * per_call(sum(_atoms(m) or 40 for m in models) / max(1, len(models)))
+        calls += f", and up to {counts.vib_max} vibration jobs (one per intact catalyst-adsorbate pair and gas " \
+                 f"molecule) of ~{n_vib_calls} calls"
     wall = sec / workers
-
-    line = (f"estimated cost: ~{jobs} jobs x ~{CALLS_PER_RELAXATION} calls = ~{_human(sec)} of calculator time, "
-            f"~{_human(wall)} on {workers} worker(s) ({info.name}, {info.fidelity}); an estimate: {source}; "
-            f"jobs and calls per job from the EMT quick start")
+    if counts is None:
+        how = "jobs and calls per job from the EMT quick start"
+    else:
+        n_counted = len(models) if counts.sampled is None else counts.sampled
+        which = "every model" if n_counted >= len(models) else \
+            f"{n_counted} of {len(models)} models (the others: the mean of their catalyst type)"
+        how = f"jobs counted from the sites of {which}, calls per job from the EMT quick start"
+    line = (f"estimated cost: {'' if counts is not None else '~'}{jobs} jobs ({calls}) = ~{_human(sec)} of calculator "
+            f"time, ~{_human(wall)} on {workers} worker(s) ({info.name}, {info.fidelity}); an estimate: {source}; {how}")
     verify = getattr(spec, "verify", None)
     if verify is not None:  # the expensive level: often most of the cost, so it is never left out
-        v_jobs, v_sec, v_line = _verify_cost(verify, models, n_ads, db, workers)
+        v_jobs, v_sec, v_line = _verify_cost(verify, models, n_ads, db, workers, counts)
         jobs, sec = jobs + v_jobs, sec + v_sec
         ft = getattr(spec, "finetune", None)
         if ft is not None and getattr(ft, "path_every", 0):
@@ -142,7 +179,7 @@ def _path_cost(verify, ft, models, n_ads, db, workers):
                         f"of calculator time, ~{_human(sec / workers)} on {workers} worker(s); {source}")
 
 
-def _verify_cost(verify, models, n_ads, db, workers):
+def _verify_cost(verify, models, n_ads, db, workers, counts: JobCounts | None = None):
     """(jobs, seconds, line) of the ``[verify]`` level: top_k (or, with ``all``, every) placement per
     (catalyst, adsorbate), a single point or a relaxation each, plus its clean models and gas
     references; a ``[finetune]`` screen verifies only its training catalysts, then top_k of the rest."""
@@ -151,8 +188,10 @@ def _verify_cost(verify, models, n_ads, db, workers):
     calls = 1 if verify.mode == "single-point" else CALLS_PER_RELAXATION
     picks = SITES_PER_ADSORBATE if verify.all else min(verify.top_k, SITES_PER_ADSORBATE)
     jobs, sec = 4, 4 * calls * per_call(8)  # gas references
-    for m in models:
+    for i, m in enumerate(models):
         n = _atoms(m) or 40
+        if counts is not None and verify.all:  # every placement: the planner's own count
+            picks = counts.adsorbate[i] / max(1, n_ads)
         jobs += 1 + n_ads * picks
         sec += calls * (per_call(n) + n_ads * picks * per_call(n + ADSORBATE_ATOMS))
     jobs = int(round(jobs))

@@ -185,6 +185,22 @@ class SQLiteReader:
         for values in cur.fetchall():
             yield StoredRow(self, values[:n], values[n] if include_data else None)
 
+    def by_ids(self, row_ids, include_data: bool = True) -> dict[int, StoredRow]:
+        """The rows of ``row_ids`` (systems.id), one query per 500 ids."""
+        out: dict[int, StoredRow] = {}
+        ids = sorted({int(i) for i in row_ids})
+        if not ids or self._empty():
+            return out
+        cols = ", ".join(f"systems.{c}" for c in _COLUMNS) + (", systems.data" if include_data else "")
+        n = len(_COLUMNS)
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            cur = self._connection().execute(
+                f"SELECT {cols} FROM systems WHERE systems.id IN ({', '.join('?' * len(chunk))})", chunk)
+            for values in cur.fetchall():
+                out[int(values[0])] = StoredRow(self, values[:n], values[n] if include_data else None)
+        return out
+
     def count(self, **query) -> int:
         where, args = self._where(query)
         if self._empty():

@@ -81,7 +81,8 @@ def site_rows(store: Store, job_ids: list[str] | None = None) -> list[dict[str, 
     if job_ids is None:
         rows = list(store.select(kind="adsorbate"))
     else:
-        rows = [r for jid in job_ids if (r := store.get(jid)) is not None]
+        found = store.get_many(job_ids, include_data=False)  # a few queries, not one per job
+        rows = [found[jid] for jid in dict.fromkeys(job_ids) if jid in found]
     return [row_dict(r) for r in rows]
 
 

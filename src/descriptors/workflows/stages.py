@@ -26,6 +26,7 @@ from descriptors.geometry.adsorption_row import adsorbate_check, adsorbate_row
 from descriptors.geometry.anomalies import CleanReference
 from descriptors.identity import structure_hash
 from descriptors.specs import Spec
+from descriptors.specs.cost import JobCounts
 from descriptors.store import STATUS_FAILED, Store
 from descriptors.structures import CatalystModel
 from descriptors.structures.gas import GAS_REFERENCES, gas_molecule
@@ -33,7 +34,7 @@ from descriptors.structures.slabs import bulk_cell, reference_lattice
 from descriptors.tasks import JobOutcome, RelaxSettings
 
 __all__ = ["bulk_jobs", "gas_jobs", "run_gas_references", "adsorption_record", "adsorption_check", "clean_jobs",
-           "find_sites_ahead", "plan_adsorbate_jobs",
+           "find_sites_ahead", "plan_adsorbate_jobs", "adsorbate_placements", "count_adsorbate_jobs", "count_jobs",
            "record_clean_check", "adsorbate_label", "BULK_MIN_LENGTH_GAMMA", "EOS"]
 
 BULK_MIN_LENGTH_GAMMA = 10.0  # A; bulk supercell edge for Gamma-only calculators
@@ -200,23 +201,14 @@ def find_sites_ahead(ideal: list, adsorbates: list[str], spec: Spec):
     return th
 
 
-def plan_adsorbate_jobs(
-    clean_job: Job,
-    ideal,
-    relaxed,
-    adsorbates: list[str],
-    spec: Spec,
-    setting: CalculatorSetting,
-    relax: RelaxSettings,
-) -> list[Job]:
-    """Every (adsorbate, binding mode, site) job on one relaxed clean model."""
+def adsorbate_placements(ideal, relaxed, adsorbates: list[str], spec: Spec):
+    """(adsorbate name, binding mode, site label, make() -> placed Atoms, site or site pair) of every
+    placement on one clean model, in the planner's order; the sites are those of the ideal model.
+    ``make`` is not called here, so counting placements costs only the site finding."""
     placement = spec.placement
-    relaxed = relaxed.copy()
-    relaxed.info = dict(ideal.info)
     sites = [s for s in find_sites(ideal) if s.kind in placement.site_kinds]
     active = ideal.info.get("active")
     pairs = None
-    jobs = []
     for name in adsorbates:
         ads = ADSORBATES[name]
         for mode in ads.modes:
@@ -233,31 +225,94 @@ def plan_adsorbate_jobs(
                         chosen.append(p)
                     elif not chelate and abs(p.distance - d_ads) <= placement.bidentate_tolerance:
                         chosen.append(p)
-                placements = [(p.label, lambda p=p: place_bidentate(relaxed, ads, p, mode), p) for p in chosen]
+                for p in chosen:
+                    yield name, mode, p.label, (lambda p=p, ads=ads, mode=mode: place_bidentate(relaxed, ads, p, mode)), p
             else:
-                placements = [(s.label, lambda s=s: place(relaxed, ads, s, mode), s) for s in sites if s.kind in mode.sites]
-            for label, make, where in placements:
-                atoms = make()
-                recipe = {
-                    "kind": "adsorbate",
-                    "parent": clean_job.id,
-                    "adsorbate": name,
-                    "binding": mode.name,
-                    # the plain pair label ('bridge+bridge'), as before pair labels were made unique:
-                    # stored jobs keep their ids (site_indices tell the pairs apart)
-                    "site": getattr(where, "identity_label", "") or label,
-                    "site_indices": atoms.info["site_indices"],
-                    "geometry": np.round(ads.atoms(mode).positions, 4).tolist(),
-                    **_common(setting, relax),
-                }
-                meta = {
-                    "catalyst": clean_job.meta["catalyst"],
-                    "model": clean_job.meta.get("model"),
-                    "facet": clean_job.meta.get("facet"),
-                    "adsorbate": name,
-                    "binding": mode.name,
-                    "site": label,
-                    "site_kind": getattr(where, "kind", "pair"),
-                }
-                jobs.append(Job("adsorbate", recipe, meta, atoms, parent=clean_job.id, label=adsorbate_label(meta)))
+                for s in sites:
+                    if s.kind in mode.sites:
+                        yield name, mode, s.label, (lambda s=s, ads=ads, mode=mode: place(relaxed, ads, s, mode)), s
+
+
+def count_adsorbate_jobs(ideal, adsorbates: list[str], spec: Spec) -> int:
+    """How many adsorbate jobs the planner makes on one clean model (before any relaxation):
+    the same sites, binding modes and site pairs as :func:`plan_adsorbate_jobs`, nothing placed."""
+    return sum(1 for _ in adsorbate_placements(ideal, ideal, adsorbates, spec))
+
+
+COUNT_MODELS_MAX = 100  # models whose sites are found for `validate`; the rest take their kind's mean
+
+
+def count_jobs(spec: Spec, models: list[CatalystModel]) -> JobCounts:
+    """The jobs a screen of ``spec`` will plan on ``models``, counted without relaxing or placing
+    anything (``no3rr validate``'s estimate): the bulk and gas jobs the stages make, and on every
+    model the adsorbate jobs of :func:`plan_adsorbate_jobs` (sites of the ideal model). Beyond
+    COUNT_MODELS_MAX models, an evenly spread sample is counted and each other model takes the mean
+    of the counted models of its catalyst type (``JobCounts.sampled`` says how many were counted).
+    Models that fail to build count no adsorbate jobs (the screen reports them)."""
+    setting = spec.calculator.setting()
+    relax = RelaxSettings(spec.relax.optimizer, spec.relax.fmax, spec.relax.steps)
+    adsorbates = spec.adsorbate_names()
+    step = max(1, -(-len(models) // COUNT_MODELS_MAX))
+    counted: dict[int, int] = {}
+    for i in range(0, len(models), step):
+        try:
+            counted[i] = count_adsorbate_jobs(models[i].build(), adsorbates, spec)
+        except Exception:  # noqa: BLE001 - a model that does not build is the screen's to report
+            counted[i] = 0
+    by_type: dict[str, list[int]] = {}
+    for i, n in counted.items():
+        by_type.setdefault(type(models[i]).__name__, []).append(n)
+    every = [n for ns in by_type.values() for n in ns]
+    per_model = []
+    for i, m in enumerate(models):
+        if i in counted:
+            per_model.append(counted[i])
+        else:
+            ns = by_type.get(type(m).__name__) or every
+            per_model.append(round(sum(ns) / len(ns)) if ns else 0)
+    n_gas = len(gas_jobs(setting, relax, spec.gas_box))
+    analysis = getattr(spec, "analysis", None)
+    computed = analysis is not None and getattr(analysis, "corrections", "") == "computed"
+    vib_max = (len(models) * len(adsorbates) + n_gas) if computed else 0
+    return JobCounts(len(bulk_jobs(models, setting)), n_gas, tuple(per_model), vib_max, sampled=len(counted))
+
+
+def plan_adsorbate_jobs(
+    clean_job: Job,
+    ideal,
+    relaxed,
+    adsorbates: list[str],
+    spec: Spec,
+    setting: CalculatorSetting,
+    relax: RelaxSettings,
+) -> list[Job]:
+    """Every (adsorbate, binding mode, site) job on one relaxed clean model."""
+    relaxed = relaxed.copy()
+    relaxed.info = dict(ideal.info)
+    jobs = []
+    for name, mode, label, make, where in adsorbate_placements(ideal, relaxed, adsorbates, spec):
+        ads = ADSORBATES[name]
+        atoms = make()
+        recipe = {
+            "kind": "adsorbate",
+            "parent": clean_job.id,
+            "adsorbate": name,
+            "binding": mode.name,
+            # the plain pair label ('bridge+bridge'), as before pair labels were made unique:
+            # stored jobs keep their ids (site_indices tell the pairs apart)
+            "site": getattr(where, "identity_label", "") or label,
+            "site_indices": atoms.info["site_indices"],
+            "geometry": np.round(ads.atoms(mode).positions, 4).tolist(),
+            **_common(setting, relax),
+        }
+        meta = {
+            "catalyst": clean_job.meta["catalyst"],
+            "model": clean_job.meta.get("model"),
+            "facet": clean_job.meta.get("facet"),
+            "adsorbate": name,
+            "binding": mode.name,
+            "site": label,
+            "site_kind": getattr(where, "kind", "pair"),
+        }
+        jobs.append(Job("adsorbate", recipe, meta, atoms, parent=clean_job.id, label=adsorbate_label(meta)))
     return jobs

@@ -154,3 +154,25 @@ class SoftBFGS(FreeBFGS):
 
 # "BFGS" is ASE's BFGS with the step on the free degrees of freedom (FreeBFGS)
 OWN: dict[str, type] = {"BFGS-soft": SoftBFGS, "BFGS": FreeBFGS}
+
+
+class ModelBFGS(FreeBFGS):
+    """BFGS whose initial Hessian is Lindh's model Hessian of the start geometry
+    (``tasks/hessian.py``) instead of alpha times the identity: stiff along bonds, soft along
+    adsorbate translations and tilts.  Computed from the positions of the first update (the start
+    geometry: on a restart, the trajectory's first frame), so the replayed Hessian is the same."""
+
+    defaults = {**_ASEBFGS.defaults, "maxstep": 0.14}
+    model_floor = 2.0
+    model_scale = 1.0
+
+    def update(self, pos, forces, pos0, forces0):
+        if self.state is None:
+            from descriptors.tasks.hessian import lindh_hessian
+
+            self.H0 = lindh_hessian(self.atoms, np.asarray(pos).reshape(-1, 3), alpha=self.alpha,
+                                    floor=self.model_floor, scale=self.model_scale)
+        return super().update(pos, forces, pos0, forces0)
+
+
+OWN["BFGS-model"] = ModelBFGS

@@ -159,11 +159,16 @@ OWN: dict[str, type] = {"BFGS-soft": SoftBFGS, "BFGS": FreeBFGS}
 class ModelBFGS(FreeBFGS):
     """BFGS whose initial Hessian is Lindh's model Hessian of the start geometry
     (``tasks/hessian.py``) instead of alpha times the identity: stiff along bonds, soft along
-    adsorbate translations and tilts.  Computed from the positions of the first update (the start
-    geometry: on a restart, the trajectory's first frame), so the replayed Hessian is the same."""
+    adsorbate translations and tilts; ASE's step cap (0.2 A).  Computed from the positions of the
+    first update (the start geometry: on a restart, the trajectory's first frame), so the replayed
+    Hessian is the same, bit for bit.  Measured (README "Issue 16, fifth round"): one-atom
+    adsorbates on CHGNet 0.25-0.5x the force calls of ASE BFGS at its minimum; NO and NO3 reach
+    other minima with it (their soft rotations), so "auto" uses it for one-atom adsorbates only.
+    Swept: the step cap 0.14 A (more calls: 0.2 A lets H leave a bridge site in fewer steps), a
+    floor of 1-5 eV/A^2 (5: one O placement took 99 steps), the model scaled by 0.7, an added
+    20-60 eV/A^2 on the adsorbate's atoms (no fewer other minima for NO3 on EMT)."""
 
-    defaults = {**_ASEBFGS.defaults, "maxstep": 0.14}
-    model_floor = 2.0
+    model_floor = 2.0  # eV/A^2 on the free diagonal
     model_scale = 1.0
 
     def update(self, pos, forces, pos0, forces0):

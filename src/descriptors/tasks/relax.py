@@ -191,7 +191,7 @@ def relax(
     every step with the last energy, fmax and step count, so a caller still knows them when the
     calculator raises.  ``kind``: the job kind "auto" resolves the optimizer for (``RelaxSettings.for_kind``).
     """
-    settings = settings.for_kind(kind)
+    settings = settings.for_kind(kind, atoms)
     t0 = time.perf_counter()
     start, done, frames = atoms, 0, []
     traj_path = Path(trajectory) if trajectory else None

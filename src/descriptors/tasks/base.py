@@ -36,13 +36,13 @@ DEFAULT_OPTIMIZER = "auto"
 #: the default before issue 16: stores made with it keep it when resumed (workflows/screen.py)
 OLD_DEFAULT_OPTIMIZER = "BFGS"
 AUTO = {"adsorbate": "BFGS-soft"}  # job kind -> optimizer under "auto"; any other kind: BFGS
-# issue 16, fifth round: a placement of a one-atom adsorbate (*H, *O, *N, *C, *OH is two) starts
+# issue 16, fifth round: a placement of a one-atom adsorbate (*H, *O, *N, *C; *OH is two) starts
 # from Lindh's model Hessian (BFGS-model, tasks/hessian.py): Cu-Cu springs and bonds at their own
-# stiffness instead of 70 eV/A^2 everywhere.  Measured: 0.25-0.5x the force calls of ASE BFGS on
-# CHGNet (H, O, N on Cu(111), 12 of 12 at ASE BFGS's minimum) and 0.5x on EMT (H, O on Cu(100)
-# and (111), 16 of 16); molecules keep BFGS-soft: with the model Hessian their soft rotations and
-# tilts took NO on top (CHGNet, 0.77 eV lower) and 6 of 10 NO3 (CHGNet) and 8 of 16 (EMT) to
-# other minima (README "Issue 16, fifth round").
+# stiffness instead of 70 eV/A^2 everywhere.  Measured: 0.34x the force calls of ASE BFGS on CHGNet
+# (H, O, N on Cu(111), 12 of 12 at ASE BFGS's minimum) and 0.38x on EMT (H, O on Cu(100) and
+# (111), 16 of 16); molecules keep BFGS-soft: with the model Hessian their soft rotations and tilts
+# took NO on top (CHGNet, 0.77 eV lower), 6 of 10 NO3 (CHGNet) and 8 of 16 (EMT) to other minima
+# (README "Issue 16, fifth round").
 AUTO_SMALL_ADSORBATE = ("BFGS-model", 1)  # (optimizer, at most this many adsorbate atoms)
 
 

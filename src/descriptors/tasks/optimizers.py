@@ -162,10 +162,10 @@ class ModelBFGS(FreeBFGS):
     adsorbate translations and tilts; ASE's step cap (0.2 A).  Computed from the positions of the
     first update (the start geometry: on a restart, the trajectory's first frame), so the replayed
     Hessian is the same, bit for bit.  Measured (README "Issue 16, fifth round"): one-atom
-    adsorbates on CHGNet 0.25-0.5x the force calls of ASE BFGS at its minimum; NO and NO3 reach
+    adsorbates on CHGNet 0.34x the force calls of ASE BFGS, at its minimum; NO and NO3 reach
     other minima with it (their soft rotations), so "auto" uses it for one-atom adsorbates only.
     Swept: the step cap 0.14 A (more calls: 0.2 A lets H leave a bridge site in fewer steps), a
-    floor of 1-5 eV/A^2 (5: one O placement took 99 steps), the model scaled by 0.7, an added
+    floor of 5 eV/A^2 (one O placement took 99 steps), the model scaled by 0.7, an added
     20-60 eV/A^2 on the adsorbate's atoms (no fewer other minima for NO3 on EMT)."""
 
     model_floor = 2.0  # eV/A^2 on the free diagonal

@@ -206,3 +206,21 @@ def test_model_bfgs_on_chgnet_reaches_ase_bfgs_minimum(monkeypatch):
         assert abs(o.energy - r.energy) <= 0.01
         assert np.abs(o.atoms.positions - r.atoms.positions).max() <= 0.1
     assert st["force_evaluations"] < 0.7 * st_ref["force_evaluations"], (st, st_ref)
+
+
+def test_model_bfgs_under_a_cell_filter_starts_from_alpha_identity():
+    """A cell filter's coordinates are not the atoms' positions: BFGS-model is then ASE's BFGS."""
+    from ase.build import bulk
+    from ase.filters import FrechetCellFilter
+
+    from descriptors.calculators import make_calculator
+    from descriptors.tasks.relax import make_optimizer
+
+    cu = bulk("Cu", "fcc", a=3.7)
+    cu.calc = make_calculator(CalculatorSetting("emt"), atoms=cu)
+    filt = FrechetCellFilter(cu)
+    dyn = make_optimizer("BFGS-model", filt)
+    dyn.update(filt.get_positions().ravel(), filt.get_forces().ravel(), None, None)  # the first update
+    assert dyn.state.hessian.shape == (3 * (len(cu) + 3),) * 2
+    assert np.array_equal(dyn.state.hessian, 70.0 * np.eye(3 * (len(cu) + 3)))
+    assert make_optimizer("BFGS-model", filt).run(fmax=0.05, steps=50)  # and it relaxes the cell

@@ -27,7 +27,7 @@ __all__ = [
     "REASON_NON_FINITE", "REASON_WORKER_LOST", "REASON_EXECUTOR", "REASON_EOS_RANGE",
 ]
 
-OPTIMIZERS = ("auto", "BFGS-soft", "BFGS-model", "BFGS", "LBFGS", "FIRE", "BFGSLineSearch", "GPMin")  # BFGS-soft: tasks/optimizers.py
+OPTIMIZERS = ("auto", "BFGS-soft", "BFGS-model", "BFGS", "LBFGS", "FIRE", "BFGSLineSearch", "GPMin")  # BFGS-soft, BFGS-model: tasks/optimizers.py
 # "auto" (issue 16): ASE BFGS for gas molecules, bulk cells and clean models -- few, cheap, and the
 # geometry every placement starts from -- and BFGS-soft for adsorbate placements (0.70x the force
 # calls of ASE BFGS, every benchmark placement at BFGS's minimum; README "Benchmarks").  Relaxing

@@ -19,6 +19,7 @@ jumping to another site.
 from __future__ import annotations
 
 import numpy as np
+from ase import Atoms
 from ase.constraints import FixAtoms
 from ase.optimize import BFGS as _ASEBFGS
 from scipy.linalg.lapack import dpotrf, dpotrs
@@ -172,11 +173,13 @@ class ModelBFGS(FreeBFGS):
     model_scale = 1.0
 
     def update(self, pos, forces, pos0, forces0):
-        if self.state is None:
+        atoms = self.atoms
+        if self.state is None and isinstance(atoms, Atoms) and np.size(pos) == 3 * len(atoms):
             from descriptors.tasks.hessian import lindh_hessian
 
-            self.H0 = lindh_hessian(self.atoms, np.asarray(pos).reshape(-1, 3), alpha=self.alpha,
+            self.H0 = lindh_hessian(atoms, np.asarray(pos).reshape(-1, 3), alpha=self.alpha,
                                     floor=self.model_floor, scale=self.model_scale)
+        # (a cell filter's coordinates are not atoms' positions: alpha I, as ASE's BFGS)
         return super().update(pos, forces, pos0, forces0)
 
 

@@ -234,7 +234,7 @@ def bench_ml(quick: bool, log) -> dict[str, Any]:
         return {"skipped": f"CHGNet not available: {why}"}
     from .ml_batch import run_ml_batch
 
-    return run_ml_batch(quick, "chgnet", optimizer="BFGS-soft")
+    return run_ml_batch(quick, "chgnet")  # the default optimizer ("auto"), as a screen runs it
 
 
 def bench_sites(quick: bool, log) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def test_interrupted_relaxation_resumes_to_the_same_minimum(placements, tmp_path
     assert np.abs(again.atoms.positions - full.atoms.positions).max() < 0.1
 
 
-@pytest.mark.parametrize("optimizer", ["BFGS", "BFGS-soft"])
+@pytest.mark.parametrize("optimizer", ["BFGS", "BFGS-soft", "auto"])  # auto: H BFGS-model, NO3 BFGS-soft
 def test_relax_batch_reproduces_single_relaxations(placements, optimizer):
     rs = RelaxSettings(optimizer, 0.05, 300)
     atoms = [g["atoms"] for g in placements]

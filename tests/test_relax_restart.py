@@ -132,7 +132,7 @@ def test_lean_trajectory_frames_read_back_as_ases(tmp_path, monkeypatch):
         assert [c.todict() for c in r.constraints] == [c.todict() for c in g.constraints]
 
 
-def test_auto_is_bfgs_for_references_and_bfgs_soft_for_placements(monkeypatch):
+def test_auto_is_bfgs_for_references_and_bfgs_soft_or_model_for_placements(monkeypatch):
     from descriptors.tasks import base
 
     seen = {}
@@ -147,8 +147,17 @@ def test_auto_is_bfgs_for_references_and_bfgs_soft_for_placements(monkeypatch):
     assert rs.optimizer == base.DEFAULT_OPTIMIZER == "auto"
     for kind in ("gas", "clean", "adsorbate"):
         base.run_job(kind, kind, _system(), CalculatorSetting("emt"), rs)
-    assert seen == {"gas": "BFGS", "clean": "BFGS", "adsorbate": "BFGS-soft"}
-    assert base.RelaxSettings("FIRE").for_kind("adsorbate").optimizer == "FIRE"  # a named optimizer stays
+    assert seen == {"gas": "BFGS", "clean": "BFGS", "adsorbate": "BFGS-soft"}  # no placement record: BFGS-soft
+    # a placement of a one-atom adsorbate starts from the model Hessian; molecules keep BFGS-soft
+    one, two = _system(), _system()
+    one.info["adsorbate_indices"] = [len(one) - 1]
+    two.info["adsorbate_indices"] = [len(two) - 2, len(two) - 1]
+    for atoms, want in ((one, "BFGS-model"), (two, "BFGS-soft")):
+        base.run_job("adsorbate", "adsorbate", atoms, CalculatorSetting("emt"), rs)
+        assert seen["adsorbate"] == want
+        assert rs.for_kind("adsorbate", atoms).optimizer == want
+    assert rs.for_kind("clean", one).optimizer == "BFGS"
+    assert base.RelaxSettings("FIRE").for_kind("adsorbate", one).optimizer == "FIRE"  # a named optimizer stays
 
 
 def test_lean_frames_appended_to_a_reopened_file(tmp_path):

@@ -168,6 +168,7 @@ def relax_batch(
     Returns a CalcResult per structure, with what ``relax`` returns; ``stats`` (a dict) receives
     the number of model calls and force evaluations.  Each result's ``seconds`` is its share of the
     batch's wall time (by force evaluations)."""
+    auto = settings
     settings = settings.for_kind(kind)
     t0 = time.perf_counter()
     if predictor is None:
@@ -184,7 +185,7 @@ def relax_batch(
     runs: list[_Run] = []
     try:
         for a, traj in zip(structures, trajectories):
-            runs.append(_Run(a, settings, None if traj is None else Path(traj)))
+            runs.append(_Run(a, auto.for_kind(kind, a), None if traj is None else Path(traj)))
         calls = 0
         while True:
             active = [i for i, r in enumerate(runs) if not r.finished]

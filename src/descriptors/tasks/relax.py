@@ -216,7 +216,7 @@ def relax(
     ``own``: ``atoms`` is the caller's to give (``run_job``'s private copy): relaxed and returned
     as the result's structure instead of a copy.
     """
-    settings = settings.for_kind(kind)
+    settings = settings.for_kind(kind, atoms)
     t0 = time.perf_counter()
     start, done, frames = atoms, 0, []
     traj_path = Path(trajectory) if trajectory else None

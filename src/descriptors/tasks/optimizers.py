@@ -76,6 +76,10 @@ class FreeBFGS(_ASEBFGS):
             w = self._work = (hessian, h, np.empty(h.shape), np.empty(h.shape))
         return w[1], w[2], w[3]
 
+    def _start_hessian(self) -> None:
+        """The initial Hessian, on the first step of ``free_step`` (as ``update`` sets it there)."""
+        _ASEBFGS.update(self, None, None, None, None)
+
     def update(self, pos, forces, pos0, forces0):
         """ASE's BFGS update on the free block of the Hessian only (in place, a view): the fixed
         components of the position and gradient changes are exactly zero, so the rest of the
@@ -140,7 +144,7 @@ class FreeBFGS(_ASEBFGS):
         caps it; the same floating-point operations as ``prepare_step`` + ``determine_step`` (the
         fixed components of those are zeros, which change no maximum)."""
         if self.state is None:
-            _ASEBFGS.update(self, None, None, None, None)  # the initial Hessian
+            self._start_hessian()
         elif pos0 is not None:
             self._update_free(pos - pos0, g - g0, blk)
         h = self._hessian_block(blk)[0]
@@ -289,6 +293,11 @@ class ModelBFGS(FreeBFGS):
                                     floor=self.model_floor, scale=self.model_scale)
         # (a cell filter's coordinates are not atoms' positions: alpha I, as ASE's BFGS)
         return super().update(pos, forces, pos0, forces0)
+
+    def _start_hessian(self) -> None:
+        """``free_step``'s first step: the model Hessian of the current (start) positions, the
+        positions ``update`` would be given there (run_free_bfgs runs on plain Atoms only)."""
+        self.update(self.atoms.get_positions().ravel(), None, None, None)
 
 
 OWN["BFGS-model"] = ModelBFGS

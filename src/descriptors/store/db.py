@@ -169,6 +169,7 @@ class Store:
         self.path = None if self.is_url else Path(path)
         self.readonly = readonly
         self.reader = None
+        self._fast: SQLiteReader | None = None  # rows() of a writable SQLite store
         self._db = None
         if readonly and not self.is_url:
             _check_readable(self.path)
@@ -268,6 +269,7 @@ class Store:
         self.close_journal()
         if self.reader is not None:
             self.reader.close()
+        self._fast = self._fast and self._fast.close()
         if self._con is not None:
             try:
                 self._con.close()
@@ -299,6 +301,16 @@ class Store:
         """Rows whose key-value pairs equal ``query`` (ase.db's keyword selection)."""
         self.fold()
         return self.reader.select(**query) if self._by_reader(query) else self.db.select(**query)
+
+    def rows(self, **query) -> Iterator:
+        """:meth:`select` for reading many rows: on SQLite by the reader of store/reader.py (its own
+        connection, no ase.db row objects: ~1 ms a row less), writable stores too, after the fold."""
+        self.fold()
+        if self.is_url or self.reader is not None or set(query) & _ASE_ONLY_OPTIONS \
+                or any(v is None for k, v in query.items() if k != "include_data"):
+            return self.select(**query)
+        self._fast = self._fast or SQLiteReader(self.path)
+        return self._fast.select(**query)
 
     def count(self, **query) -> int:
         self.fold()

@@ -77,11 +77,17 @@ def row_dict(row) -> dict[str, Any]:
                                                     "max_force": float(row.get("max_force", float("nan")))})})
 
 
+def latest_rows(store: Store, **query) -> dict[str, Any]:
+    """job_id -> its newest row among ``store.rows(**query)`` (the row ``Store.get`` returns), in one read."""
+    return {r.get("job_id"): r for r in sorted(store.rows(**query), key=lambda r: r.id)}
+
+
 def site_rows(store: Store, job_ids: list[str] | None = None) -> list[dict[str, Any]]:
     if job_ids is None:
-        rows = list(store.select(kind="adsorbate"))
-    else:
-        rows = [r for jid in job_ids if (r := store.get(jid)) is not None]
+        rows = list(store.rows(kind="adsorbate"))
+    else:  # one read of every adsorbate row, not a query per job (a job of another kind: its own get)
+        latest = latest_rows(store, kind="adsorbate")
+        rows = [r for jid in job_ids if (r := latest[jid] if jid in latest else store.get(jid)) is not None]
     return [row_dict(r) for r in rows]
 
 

@@ -132,3 +132,44 @@ def test_screen_driver_does_not_import_matplotlib(screen):
             "print('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_sites_found_by_pool_workers_plan_the_same_jobs():
+    import tomllib
+
+    from descriptors.geometry import site_finder, site_pairs
+    from descriptors.structures import expand_catalysts
+    from descriptors.tasks import RelaxSettings
+    from descriptors.workflows.stages import (
+        clean_jobs,
+        find_sites_ahead,
+        plan_adsorbate_jobs,
+    )
+
+    spec = parse_spec(tomllib.loads(SPEC.replace("bidentate = false", "bidentate = true")))
+    setting, relax = spec.calculator.setting(), RelaxSettings()
+    cjobs, ideal = clean_jobs(expand_catalysts(spec), None, {}, setting, relax, [])
+    ads = spec.adsorbate_names()
+
+    def plan():
+        return [j for c in cjobs for j in plan_adsorbate_jobs(c, ideal[c.id], ideal[c.id], ads, spec, setting, relax)]
+
+    site_finder._CACHE.clear()
+    site_pairs._PAIRS.clear()
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("forkserver")) as ex:
+        find_sites_ahead(list(ideal.values()), ads, spec, ex.submit).join()
+    assert len(site_finder._CACHE) == len(ideal) and len(site_pairs._PAIRS) == len(ideal)
+    calls = []
+    real = site_finder.analyse_slab
+    site_finder.analyse_slab = lambda *a: calls.append(1) or real(*a)
+    try:
+        pooled = plan()  # every analysis from the caches: half of them made by the workers
+    finally:
+        site_finder.analyse_slab = real
+    assert calls == []
+    site_finder._CACHE.clear()
+    site_pairs._PAIRS.clear()
+    here = plan()
+    assert any("+" in j.meta["site"] for j in here)  # bidentate jobs on site pairs from the workers too
+    assert [j.id for j in pooled] == [j.id for j in here] and len(here) > 20
+    assert all((a.atoms.positions == b.atoms.positions).all() for a, b in zip(pooled, here))

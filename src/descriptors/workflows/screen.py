@@ -186,7 +186,9 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
     # sites found while the gas references and the clean models relax on the workers (not in between,
     # with the workers idle)
-    ahead = find_sites_ahead(list(ideal.values()), adsorbates, spec) if engine.kind != "serial" else None
+    pool = engine.executor if engine.kind == "local" else None
+    ahead = (find_sites_ahead(list(ideal.values()), adsorbates, spec, getattr(pool, "call", None))
+             if engine.kind != "serial" else None)
     mu, gjobs = run_gas_references(engine, setting, relax, box=spec.gas_box)
     engine.run(cjobs, "clean models")
     djobs = dband_jobs(cjobs, store, setting)

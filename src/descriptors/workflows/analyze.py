@@ -64,7 +64,9 @@ def analyze_screen(spec, store, engine, out: str | Path, log=print) -> dict[str,
         jobs = plan_screen_vibrations(store, engine.setting, settings.use_flagged)
         engine.run(jobs, "vibrations")
     submit = _figure_pool(engine)
-    if submit is not None:  # the workers get matplotlib and its fonts ready while the analysis is computed
+    if submit is not None and not (Path(out) / "analysis" / "figures" / "index.json").is_file():
+        # the workers get matplotlib and its fonts ready while the analysis is computed (not when an
+        # earlier run's figures are there: a resumed screen whose numbers did not change keeps them)
         for _ in range(engine.workers):
             submit(warm_drawing)
     ds = load_store(store, settings)

@@ -18,7 +18,7 @@ from descriptors.analysis.figtext import catalyst_quality
 from descriptors.analysis.volcano import apex_extrapolated
 from descriptors.store import write_csv
 
-__all__ = ["write_outputs", "SUMMARY_COLUMNS", "draw_task", "warm_drawing"]
+__all__ = ["write_outputs", "SUMMARY_COLUMNS", "draw_task", "warm_drawing", "start_scaling_figure"]
 
 SUMMARY_COLUMNS = [
     "catalyst", "U_L_V", "PDS", "dG_PDS_eV", "branch", "PDS_n_e", "dG_PDS_per_e_eV", "U_L_upper_bound", "path",
@@ -33,8 +33,10 @@ ROUTE_COLUMNS = ["catalyst", "product", "group", "U_L_V", "PDS", "PDS_n_e", "dG_
                  "upper_bound", "averaged_steps", "closed", "max_dG_chemical_eV", "route"]
 
 
-def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True, submit=None) -> dict[str, Path]:
-    """The files of the analysis; the figures by plots.plot_all (``submit``: see there)."""
+def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True, submit=None,
+                  started: dict | None = None) -> dict[str, Path]:
+    """The files of the analysis; the figures by plots.plot_all, or one task per figure with
+    ``submit`` (``_draw``; ``started``: figures already submitted, :func:`start_scaling_figure`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     s = res.settings
@@ -113,11 +115,11 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True, subm
                                                  "volcano_2d": summary["volcano_2d"],
                                                  "errors": res.volcano_errors}, indent=2, default=_json_default))
     if plots:
-        paths.update(_plots_once(res, out, paths["summary_json"].read_text(), submit))
+        paths.update(_plots_once(res, out, paths["summary_json"].read_text(), submit, started))
     return paths
 
 
-def _plots_once(res: AnalysisResult, out: Path, summary_text: str, submit=None) -> dict[str, Path]:
+def _plots_once(res: AnalysisResult, out: Path, summary_text: str, submit=None, started=None) -> dict[str, Path]:
     """Draw the figures, unless those of exactly this summary are already on disk.
 
     Drawing is most of the analysis' time (seconds per figure); a resumed screen whose numbers
@@ -135,14 +137,28 @@ def _plots_once(res: AnalysisResult, out: Path, summary_text: str, submit=None) 
         if old.get("summary_sha256") == key and kept and all(p.is_file() for p in kept.values()):
             _remove_stale(out / "figures", kept)
             return kept
-    drawn = _draw(res, out, submit)
+    drawn = _draw(res, out, submit, started)
     _remove_stale(out / "figures", drawn)
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(json.dumps({"summary_sha256": key, "figures": {k: str(v) for k, v in drawn.items()}}, indent=1))
     return drawn
 
 
-def _draw(res: AnalysisResult, out: Path, submit=None) -> dict[str, Path]:
+def start_scaling_figure(submit, settings, dataset, descriptor: str, fits, out: Path):
+    """Submit the scaling figure of ``descriptor`` as soon as its relations exist (run_analysis'
+    ``on_fits``), before the volcanoes and product maps are computed; it needs nothing else of the
+    analysis (the settings, the data and these fits).  Returns the figure job and its Future."""
+    from types import SimpleNamespace
+
+    part = SimpleNamespace(settings=settings, dataset=dataset, fits={descriptor: fits}, network=None)
+    fig_dir = Path(out) / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    job = ("scaling", descriptor, fig_dir, settings.svg)
+    blob = pickle.dumps(part)
+    return job, submit(draw_task, (hashlib.sha256(blob).hexdigest(), False), blob, job)
+
+
+def _draw(res: AnalysisResult, out: Path, submit=None, started: dict | None = None) -> dict[str, Path]:
     """The figures: by plots.plot_all (forked processes; matplotlib imported here, on first use), or
     with ``submit(fn, *args) -> Future`` one task per figure in the caller's pool (a screen's warm
     workers, workflows/analyze.py: the driver then never imports matplotlib)."""
@@ -156,8 +172,11 @@ def _draw(res: AnalysisResult, out: Path, submit=None) -> dict[str, Path]:
     # mappings are read-only views that do not pickle, is read again from the settings in the worker
     blob = pickle.dumps(dataclasses.replace(res, network=None))
     key = (hashlib.sha256(blob).hexdigest(), res.network is not None)
+    started = started or {}
+    futs = [started[job] if job in started else submit(draw_task, key, blob, job)
+            for job in figure_jobs(res, fig_dir, res.settings.svg)]
     paths: dict[str, Path] = {}
-    for fut in [submit(draw_task, key, blob, job) for job in figure_jobs(res, fig_dir, res.settings.svg)]:
+    for fut in futs:
         paths.update(fut.result())
     return paths
 

@@ -13,7 +13,7 @@ from descriptors.analysis import (
     write_outputs,
 )
 from descriptors.analysis.compute import AnalysisResult
-from descriptors.analysis.outputs import warm_drawing
+from descriptors.analysis.outputs import start_scaling_figure, warm_drawing
 from descriptors.analysis.volcano import apex_note
 from descriptors.specs.analysis import AnalysisSettings
 from descriptors.workflows.vibrations import (
@@ -64,14 +64,26 @@ def analyze_screen(spec, store, engine, out: str | Path, log=print) -> dict[str,
         jobs = plan_screen_vibrations(store, engine.setting, settings.use_flagged)
         engine.run(jobs, "vibrations")
     submit = _figure_pool(engine)
-    if submit is not None and not (Path(out) / "analysis" / "figures" / "index.json").is_file():
-        # the workers get matplotlib and its fonts ready while the analysis is computed (not when an
-        # earlier run's figures are there: a resumed screen whose numbers did not change keeps them)
-        for _ in range(engine.workers):
+    early = submit is not None and not (Path(out) / "analysis" / "figures" / "index.json").is_file()
+    if early:  # (not when an earlier run's figures are there: a resumed screen whose numbers did not change keeps them)
+        for _ in range(engine.workers):  # the workers get matplotlib and its fonts ready meanwhile
             submit(warm_drawing)
     ds = load_store(store, settings)
-    res = run_analysis(ds, settings, net)
-    paths = write_outputs(res, Path(out) / "analysis", submit=submit)
+    started: dict = {}
+
+    def on_fits(d, fits):  # the largest figures start while the volcanoes and maps are computed
+        job, fut = start_scaling_figure(submit, settings, ds, d, fits, Path(out) / "analysis")
+        started[job] = fut
+
+    try:
+        res = run_analysis(ds, settings, net, on_fits=on_fits if early else None)
+    except BaseException:  # no figure of an analysis that did not finish
+        for fut in started.values():
+            if not fut.cancel() and fut.exception() is None:
+                for f in fut.result().values():
+                    f.unlink(missing_ok=True)
+        raise
+    paths = write_outputs(res, Path(out) / "analysis", submit=submit, started=started)
     ok = [pw for pw in res.pathways.values() if pw.U_L is not None]
     log(f"analysis: U_L for {len(ok)} of {len(res.pathways)} catalysts ({res.dataset.corrections}; "
         f"{res.reference_text})")

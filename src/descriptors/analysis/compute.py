@@ -70,7 +70,9 @@ def _round(x, nd=4):
     return None if x is None else round(float(x), nd)
 
 
-def run_analysis(ds: Dataset, settings: AnalysisSettings, net: Network | None = None) -> AnalysisResult:
+def run_analysis(ds: Dataset, settings: AnalysisSettings, net: Network | None = None, on_fits=None) -> AnalysisResult:
+    """Everything of the analysis; ``on_fits(descriptor, fits)`` is called as soon as the scaling
+    relations in one descriptor exist (a screen starts drawing their figure meanwhile)."""
     net = net or settings_network(settings)
     cond = conditions(settings)
     scheme = settings.nitrate_reference
@@ -89,6 +91,8 @@ def run_analysis(ds: Dataset, settings: AnalysisSettings, net: Network | None = 
     for d in settings.descriptors:
         f, sk = fit_all(ds.g_ads, [d], targets, settings.confidence)
         fits[d], skipped[d] = f, sk
+        if on_fits is not None:
+            on_fits(d, f)
         xs = [g[d] for g in ds.g_ads.values() if d in g]
         if len(xs) < 3:
             errors.append(f"1D volcano in {d}: {len(xs)} catalyst(s) have {d}; need at least 3")

@@ -233,7 +233,7 @@ def level_rows(store, level: str = "screen", calc_hash: str | None = None) -> tu
     """
     if level not in ("screen", "verify"):
         raise ValueError(f"level: {level!r} is not one of ('screen', 'verify')")
-    meta = {r.get("job_id"): r for r in store.select(kind="adsorbate")}
+    meta = {r.get("job_id"): r for r in store.rows(kind="adsorbate")}
 
     def lvl(jid):
         r = meta.get(jid)
@@ -249,12 +249,12 @@ def level_rows(store, level: str = "screen", calc_hash: str | None = None) -> tu
                          f"settings ({', '.join(names)}); analyse one screen per database, or give its "
                          f"calculator hash")
     chash = hashes[0] if hashes else calc_hash
-    gas = [g for g in store.select(kind="gas") if chash is None or g.get("calc_hash") in (chash, None)]
+    gas = [g for g in store.rows(kind="gas") if chash is None or g.get("calc_hash") in (chash, None)]
     return rows, gas, chash or ""
 
 
 def _vib_rows(store) -> dict[str, Any]:
-    return {r.get("vib_of"): r for r in store.select(kind="vib")}
+    return {r.get("vib_of"): r for r in store.rows(kind="vib")}
 
 
 def load_store(db, settings: AnalysisSettings) -> Dataset:

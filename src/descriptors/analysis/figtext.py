@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.text import Text
-from matplotlib.transforms import Bbox, blended_transform_factory
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn (plots.py), not by the tables
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
 
 __all__ = ["tex", "place_labels", "text_overlaps", "footer", "fidelity_warning", "point_quality", "QUALITY_STYLE",
            "catalyst_quality"]
@@ -58,8 +61,6 @@ def _share_mathtext_cache(size: int = 4096) -> None:
         os.register_at_fork(after_in_child=shared.cache_clear)  # forked child (shared file offsets)
         os.register_at_fork(after_in_child=parsers.clear)
 
-
-_share_mathtext_cache()
 
 
 # -- data quality: the markers ------------------------------------------------------------------
@@ -117,6 +118,8 @@ def _overlap(a: Bbox, b: Bbox, pad: float = 1.0) -> bool:
 
 
 def _texts(fig) -> list[Text]:
+    from matplotlib.text import Text
+
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is fig]
 
 
@@ -130,6 +133,8 @@ def place_labels(ax, xs, ys, labels, fontsize=8, color="k", bbox=None, avoid_poi
     Call after the layout is final (``footer`` does the layout): positions are in pixels.  Candidate
     boxes are computed from the measured label size, so only the chosen annotation is created.
     """
+    from matplotlib.transforms import Bbox
+
     fig = ax.figure
     r = fig.canvas.get_renderer()
     axbox = ax.get_window_extent(r)
@@ -197,6 +202,7 @@ def _non_tick_texts(fig) -> list[Text]:
     without asking the axes for their ticks (which runs every tick locator: most of the time of
     placing the labels of a 10-panel figure)."""
     from matplotlib.axis import Axis, Tick
+    from matplotlib.text import Text
 
     out = []
 
@@ -297,6 +303,8 @@ def footer(fig, res, extra: str = "", margins=(0.85, 0.25, 0.4, 0.6), gaps=(0.0,
     ah = (h - top - bottom - (0.12 + 0.14 * len(lines)) - (nrow - 1) * gaps[1]) / nrow
     fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h,
                         bottom=(0.12 + 0.14 * len(lines) + bottom) / h, wspace=gaps[0] / aw, hspace=gaps[1] / ah)
+    from matplotlib.transforms import blended_transform_factory
+
     tr = blended_transform_factory(fig.transFigure, fig.dpi_scale_trans)
     for k, (text, color) in enumerate(reversed(lines)):
         fig.text(0.01, 0.03 + 0.14 * k, text, fontsize=7, color=color, ha="left", va="bottom", transform=tr,

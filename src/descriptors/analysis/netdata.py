@@ -155,8 +155,19 @@ class Network:
             out.setdefault(st.id, nxt[0] if nxt else None)
         return MappingProxyType(out)
 
+    @cached_property
+    def step_labels(self) -> Mapping[str, str]:
+        """Step id -> its label (reservoir species left out)."""
+        return MappingProxyType({st.id: st.label_with(self.reservoir) for st in self.steps})
+
+    @cached_property
+    def memo(self) -> dict:
+        """Scratch space for what routes.py derives from the network's structure alone (the order of
+        a route's steps, the exits of an intermediate): a product map asks the same 625 times."""
+        return {}
+
     def label(self, step: Step) -> str:
-        return step.label_with(self.reservoir)
+        return self.step_labels[step.id] if self.step_by_id.get(step.id) is step else step.label_with(self.reservoir)
 
     def group_of(self, species: str) -> str | None:
         return self.species[species].group

@@ -4,17 +4,21 @@ calculator, the corrections and the nitrate reference that produced it."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
 
-from descriptors.analysis import plots as P
 from descriptors.analysis.compute import AnalysisResult
+from descriptors.analysis.figlist import figure_jobs
+from descriptors.analysis.figtext import catalyst_quality
+from descriptors.analysis.volcano import apex_extrapolated
 from descriptors.store import write_csv
 
-__all__ = ["write_outputs", "SUMMARY_COLUMNS"]
+__all__ = ["write_outputs", "SUMMARY_COLUMNS", "draw_task", "warm_drawing", "start_scaling_figure"]
 
 SUMMARY_COLUMNS = [
     "catalyst", "U_L_V", "PDS", "dG_PDS_eV", "branch", "PDS_n_e", "dG_PDS_per_e_eV", "U_L_upper_bound", "path",
@@ -29,7 +33,10 @@ ROUTE_COLUMNS = ["catalyst", "product", "group", "U_L_V", "PDS", "PDS_n_e", "dG_
                  "upper_bound", "averaged_steps", "closed", "max_dG_chemical_eV", "route"]
 
 
-def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> dict[str, Path]:
+def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True, submit=None,
+                  started: dict | None = None) -> dict[str, Path]:
+    """The files of the analysis; the figures by plots.plot_all, or one task per figure with
+    ``submit`` (``_draw``; ``started``: figures already submitted, :func:`start_scaling_figure`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     s = res.settings
@@ -38,7 +45,7 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
     for row in rows:  # every catalyst says what quality of data its numbers rest on
         prov = res.dataset.provenance.get(row["catalyst"], {})
         row["unconverged_used"] = " ".join(sp for sp, p in prov.items() if p.get("converged") is False)
-        row["data_quality"] = P.catalyst_quality(res, row["catalyst"])[0]
+        row["data_quality"] = catalyst_quality(res, row["catalyst"])[0]
     cols = SUMMARY_COLUMNS[:5] + [f"G_{d}_eV" for d in s.descriptors] + SUMMARY_COLUMNS[5:]
     paths["summary_csv"] = out / "analysis_summary.csv"
     write_csv(paths["summary_csv"], cols, rows)
@@ -91,10 +98,10 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
         "notes": res.dataset.notes,
     }
     summary = {**meta, "catalysts": rows, "volcano_errors": res.volcano_errors,
-               "volcanoes_1d": {d: {**v.as_dict(), "apex_extrapolated": P.apex_extrapolated(res, d)}
+               "volcanoes_1d": {d: {**v.as_dict(), "apex_extrapolated": apex_extrapolated(res, d)}
                                 for d, v in res.volcanoes_1d.items()},
                "volcano_2d": ({**res.volcano_2d.as_dict(), "apex_extrapolated":
-                               P.apex_extrapolated(res, tuple(res.volcano_2d.descriptors))}
+                               apex_extrapolated(res, tuple(res.volcano_2d.descriptors))}
                               if res.volcano_2d is not None else None),
                "scaling_skipped": res.fit_skipped,
                "pathways": {c: {"states_eV": dict(_states(res, pw)), "routes": pw.route_table(),
@@ -108,11 +115,11 @@ def write_outputs(res: AnalysisResult, out: str | Path, plots: bool = True) -> d
                                                  "volcano_2d": summary["volcano_2d"],
                                                  "errors": res.volcano_errors}, indent=2, default=_json_default))
     if plots:
-        paths.update(_plots_once(res, out, paths["summary_json"].read_text()))
+        paths.update(_plots_once(res, out, paths["summary_json"].read_text(), submit, started))
     return paths
 
 
-def _plots_once(res: AnalysisResult, out: Path, summary_text: str) -> dict[str, Path]:
+def _plots_once(res: AnalysisResult, out: Path, summary_text: str, submit=None, started=None) -> dict[str, Path]:
     """Draw the figures, unless those of exactly this summary are already on disk.
 
     Drawing is most of the analysis' time (seconds per figure); a resumed screen whose numbers
@@ -130,11 +137,73 @@ def _plots_once(res: AnalysisResult, out: Path, summary_text: str) -> dict[str, 
         if old.get("summary_sha256") == key and kept and all(p.is_file() for p in kept.values()):
             _remove_stale(out / "figures", kept)
             return kept
-    drawn = P.plot_all(res, out, svg=res.settings.svg)
+    drawn = _draw(res, out, submit, started)
     _remove_stale(out / "figures", drawn)
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(json.dumps({"summary_sha256": key, "figures": {k: str(v) for k, v in drawn.items()}}, indent=1))
     return drawn
+
+
+def start_scaling_figure(submit, settings, dataset, descriptor: str, fits, out: Path):
+    """Submit the scaling figure of ``descriptor`` as soon as its relations exist (run_analysis'
+    ``on_fits``), before the volcanoes and product maps are computed; it needs nothing else of the
+    analysis (the settings, the data and these fits).  Returns the figure job and its Future."""
+    from types import SimpleNamespace
+
+    part = SimpleNamespace(settings=settings, dataset=dataset, fits={descriptor: fits}, network=None)
+    fig_dir = Path(out) / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    job = ("scaling", descriptor, fig_dir, settings.svg)
+    blob = pickle.dumps(part)
+    return job, submit(draw_task, (hashlib.sha256(blob).hexdigest(), False), blob, job)
+
+
+def _draw(res: AnalysisResult, out: Path, submit=None, started: dict | None = None) -> dict[str, Path]:
+    """The figures: by plots.plot_all (forked processes; matplotlib imported here, on first use), or
+    with ``submit(fn, *args) -> Future`` one task per figure in the caller's pool (a screen's warm
+    workers, workflows/analyze.py: the driver then never imports matplotlib)."""
+    if submit is None:
+        from descriptors.analysis.plots import plot_all
+
+        return plot_all(res, out, svg=res.settings.svg)
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    # pickled here, once (an error is raised here, not in the pool's feeder thread); the network, whose
+    # mappings are read-only views that do not pickle, is read again from the settings in the worker
+    blob = pickle.dumps(dataclasses.replace(res, network=None))
+    key = (hashlib.sha256(blob).hexdigest(), res.network is not None)
+    started = started or {}
+    futs = [started[job] if job in started else submit(draw_task, key, blob, job)
+            for job in figure_jobs(res, fig_dir, res.settings.svg)]
+    paths: dict[str, Path] = {}
+    for fut in futs:
+        paths.update(fut.result())
+    return paths
+
+
+_DRAWING: dict[tuple, AnalysisResult] = {}  # in a pool worker: the analysis it draws (unpickled once)
+
+
+def draw_task(key: tuple, blob: bytes, job: tuple) -> dict[str, Path]:
+    """One figure (a figlist job) of the analysis pickled in ``blob``, in a pool worker."""
+    from descriptors.analysis.compute import settings_network
+    from descriptors.analysis.plots import draw_in_worker
+
+    res = _DRAWING.get(key)
+    if res is None:
+        res = pickle.loads(blob)
+        if key[1]:
+            res.network = settings_network(res.settings)
+        _DRAWING.clear()
+        _DRAWING[key] = res
+    return draw_in_worker(res, job)
+
+
+def warm_drawing() -> int:
+    """A pool worker gets ready to draw (matplotlib, fonts) while the driver computes the analysis."""
+    from descriptors.analysis.plots import warm_worker
+
+    return warm_worker()
 
 
 def _states(res: AnalysisResult, pw) -> list[tuple[str, float]]:

@@ -27,8 +27,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from descriptors.analysis.figlist import figure_jobs  # noqa: E402
 from descriptors.analysis.figtext import (  # noqa: E402
     QUALITY_STYLE,
+    _share_mathtext_cache,
     catalyst_quality,
     footer,
     place_labels,
@@ -43,6 +45,7 @@ __all__ = ["plot_all", "plot_scaling", "plot_volcano_1d", "plot_volcano_2d", "pl
 
 # Laid out at the resolution the PNG is written at, so the text measured for the layout (label
 # placement, tight boxes) is the text drawn, and mathtext parsed once serves both.
+_share_mathtext_cache()  # one cache of parsed mathtext for every figure of this process (figtext.py)
 plt.rcParams.update({"font.size": 11, "axes.labelsize": 12, "axes.titlesize": 12, "legend.fontsize": 9,
                      "savefig.dpi": 200, "figure.dpi": 200})
 
@@ -353,24 +356,41 @@ def _draw_one(job) -> dict[str, Path]:
     return draw(_RES, arg, fig_dir, svg=svg)
 
 
+def draw_in_worker(res, job) -> dict[str, Path]:
+    """One figure of ``figlist.figure_jobs`` in a process of the caller's pool (outputs.py)."""
+    global _RES
+    _RES = res
+    try:
+        return _draw_one(job)
+    finally:
+        _RES = None
+
+
+def warm_worker() -> int:
+    """A pool worker's first drawing task: matplotlib imported (this module) and its fonts loaded,
+    while the driver still computes the analysis."""
+    fig = plt.figure(figsize=(1, 1))
+    fig.text(0.5, 0.5, "$^*$NO$_{3}$ 0.1")
+    fig.canvas.draw()
+    plt.close(fig)
+    return __import__("os").getpid()
+
+
 def plot_all(res, out: Path, workers: int | None = None, svg: bool = False) -> dict[str, Path]:
     """Every figure as PNG (and SVG if ``svg``), drawn by up to ``workers`` forked processes (default:
-    the CPUs this process may use, at most 4); drawing and saving is most of an analysis' time."""
+    the CPUs this process may use, at most 4); drawing and saving is most of an analysis' time.
+    (outputs.write_outputs can hand the same jobs to the caller's process pool instead.)"""
     global _RES
     import os
 
     out = Path(out)
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    # the largest figures (the scaling grids) first, so that no worker is left with one at the end
-    jobs = [("scaling", d) for d in res.settings.descriptors] + [("volcano", d) for d in res.settings.descriptors]
-    jobs += [("volcano_2d", None)] + [("fed", c) for c in res.pathways]
-    jobs += [("product_map", name) for name in getattr(res, "product_maps", {})]
-    jobs = [(kind, arg, fig_dir, svg) for kind, arg in jobs]
+    jobs = figure_jobs(res, fig_dir, svg)
     if workers is None:
         workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    _RES = res
     paths: dict[str, Path] = {}
+    _RES = res
     try:
         if workers > 1 and len(jobs) > 2 and "fork" in __import__("multiprocessing").get_all_start_methods():
             import multiprocessing as mp

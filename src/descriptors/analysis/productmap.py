@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from descriptors.analysis.mapgrid import favoured_groups
 from descriptors.analysis.netdata import Network, parse_formula
 from descriptors.analysis.netrecords import Conditions
 from descriptors.analysis.routes import analyze
@@ -29,7 +30,7 @@ from descriptors.analysis.scaling import fit_all
 
 __all__ = ["ProductMap", "product_maps", "product_map", "map_axes"]
 
-GRID = 25  # points per axis; 625 network analyses per map (about 5 ms each)
+GRID = 25  # points per axis; 625 network analyses per map
 
 
 @dataclass
@@ -98,15 +99,18 @@ def product_map(ds, net: Network, cond: Conditions, x_ref: float, name: str, axe
         pad = max(0.5, 0.25 * (hi - lo))
         rng.append(np.linspace(lo - pad, hi + pad, n))
     xs, ys = rng
-    prod = np.empty((n, n), dtype=object)
-    for iy, y in enumerate(ys):
-        for ix, x in enumerate(xs):
+    grid = []
+    for y in ys:
+        for x in xs:
             dv = np.array([x] if free_second else [x, y])
             g = {t: float(f.predict(dv[None, :])[0]) for t, f in fits.items()}
             g[d1], g[d2] = float(x), float(y)
-            r = analyze(net, g, cond, reactant_G=x_ref)
-            sel = r.at_U_L or r.at_U
-            prod[iy, ix] = sel.group or "none"
+            grid.append(g)
+    # the group routes.analyze favours at each point (at U_L, else at the analysis potential), the
+    # network's structure worked out once for the whole grid (mapgrid.py)
+    prod = np.empty((n, n), dtype=object)
+    for k, grp in enumerate(favoured_groups(net, cond, x_ref, grid)):
+        prod[k // n, k % n] = grp or "none"
     points = []
     for c, x, y in pts:
         r = analyze(net, ds.g_ads[c], cond, reactant_G=ds.reactant_G.get(c, x_ref), invalid=ds.invalid.get(c))

@@ -62,6 +62,9 @@ from descriptors.analysis.netrecords import (
     Selectivity,
     StepResult,
 )
+from descriptors.analysis.routeshape import order_ids as _order_ids
+from descriptors.analysis.routeshape import route_shape as _route_shape
+from descriptors.analysis.routeshape import walk_shape as _walk_shape
 
 __all__ = [
     "KJ_PER_MOL_EV",
@@ -131,7 +134,7 @@ def _step_results(net: Network, g: Mapping[str, float]) -> tuple[list[StepResult
             continue  # the 1e steps through the protonated intermediate replace the averaged step
         if all(s in g for s in st.initial + st.final):
             dg = sum(g[s] for s in st.final) - sum(g[s] for s in st.initial)
-            out.append(StepResult(st.id, net.label(st), st.equation, st.kind, st.electrons, st.protons, dg))
+            out.append(StepResult(st.id, net.step_labels[st.id], st.equation, st.kind, st.electrons, st.protons, dg))
         else:
             skipped.append(st.id)
     return out, skipped
@@ -196,27 +199,18 @@ def _enumerate_routes(net: Network, available: list[StepResult], limit: int) -> 
 
 
 def _order(net: Network, S: frozenset[str], steps: Mapping[str, StepResult]) -> tuple[StepResult, ...]:
-    by_id = {s.id: s for s in net.steps}
-    have = set(net.reservoir) | {net.reactant}
-    todo, out = [i for i in steps if i in S], []
-    while todo:
-        nxt = next((i for i in todo if set(by_id[i].initial) <= have), todo[0])
-        todo.remove(nxt)
-        out.append(steps[nxt])
-        have |= set(by_id[nxt].final)
-    return tuple(out)
+    return tuple(steps[i] for i in _order_ids(net, tuple(i for i in steps if i in S)))
 
 
 def _route(net: Network, prod: str, S: frozenset[str], steps: Mapping[str, StepResult]) -> Route:
-    by_id = {s.id: s for s in net.steps}
-    ordered = _order(net, S, steps)
+    ids, branch, averaged, first_branch = _route_shape(net, S, steps)
+    ordered = tuple(steps[i] for i in ids)
     red = [s for s in ordered if s.n_e > 0]
     pds = min(red, key=lambda s: -s.dG_0 / s.n_e) if red else None
     chem = [s.dG_0 for s in ordered if s.n_e == 0 and s.kind in ("chemical", "coupling")]
     return Route(prod, net.group_of(prod) or "", ordered, None if pds is None else -pds.dG_0 / pds.n_e, pds,
-                 "+".join(by_id[s.id].branch for s in ordered if by_id[s.id].branch),
-                 tuple(s.label for s in ordered if by_id[s.id].split_via), max(chem) if chem else None,
-                 next((s.dG_0 for s in ordered if by_id[s.id].branch), 0.0))
+                 branch, averaged, max(chem) if chem else None,
+                 steps[first_branch].dG_0 if first_branch is not None else 0.0)
 
 
 def _best(routes: list[Route]) -> Route | None:
@@ -228,7 +222,7 @@ def _best(routes: list[Route]) -> Route | None:
 
 def _speciate(net: Network, species: str, steps: list[StepResult], U: float) -> tuple[str, list[str]]:
     """Follow downhill steps that stay inside the product's group (e.g. NH3(g) -> NH3(aq) -> NH4+(aq))."""
-    by_id = {s.id: s for s in net.steps}
+    by_id = net.step_by_id
     grp, walk = net.group_of(species), [species]
     while True:
         nxt = [s for s in steps if species in by_id[s.id].initial and s.dG(U) < -_TOL
@@ -250,23 +244,13 @@ def _follow(net: Network, step_id: str) -> str | None:
 def selectivity(net: Network, steps: list[StepResult], routes: list[Route], U: float,
                 barriers: Mapping[str, float] | None = None) -> Selectivity:
     """The favoured product at potential U and the margins that decide it (criterion: module docstring)."""
-    by_id = {s.id: s for s in net.steps}
+    by_id = net.step_by_id
     free = net.reservoir
     el = net.tracked_element
     barriers = dict(barriers or {})
     node, walk, visited, decisions, notes = net.reactant, [net.reactant], {net.reactant}, [], []
     product = ""
-    # species from which the evaluated steps lead on to a product (an exit into a dead end, e.g. an
-    # intermediate whose next state was not computed, is not taken while another exit leads on)
-    live = {x for x, spx in net.species.items() if spx.group}
-    grown = True
-    while grown:
-        grown = False
-        for s in steps:
-            for x in by_id[s.id].initial:
-                if x not in live and x not in free and _follow(net, s.id) in live:
-                    live.add(x)
-                    grown = True
+    live, consumers = _walk_shape(net, steps)
     while True:
         sp = net.species[node]
         if sp.group and node != net.reactant:
@@ -274,10 +258,9 @@ def selectivity(net: Network, steps: list[StepResult], routes: list[Route], U: f
             walk.extend(spec[1:])
             break
         exits = []
-        for s in steps:
+        for k in consumers.get(node, ()):
+            s = steps[k]
             st = by_id[s.id]
-            if node not in st.initial:
-                continue
             others = [x for x in st.initial if x != node and x not in free]
             if any(x not in visited for x in others):
                 continue
@@ -356,7 +339,7 @@ def analyze(net: Network, g_ads: Mapping[str, float], conditions: Conditions | N
                      "not computed)")
     if best is not None and best.closed:
         notes.append(f"best {net.target} route has an uphill chemical step ({best.max_dG_chemical:+.2f} eV)")
-    by_id = {st.id: st for st in net.steps}
+    by_id = net.step_by_id
     ads = next((s for s in best.steps if net.reactant in by_id[s.id].initial), None) if best else None
     if ads is not None and best.U_L is not None and ads.dG(best.U_L) > _TOL:
         notes.append(f"{ads.label} uphill at U_L ({ads.dG(best.U_L):+.2f} eV)")

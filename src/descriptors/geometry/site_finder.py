@@ -19,7 +19,7 @@ from descriptors.geometry.active_sites import analyse_active
 from descriptors.geometry.site_model import Site, SiteOrbits
 from descriptors.geometry.slab_sites import analyse_slab
 
-__all__ = ["analyse", "find_sites", "CACHE_SIZE"]
+__all__ = ["analyse", "find_sites", "remember", "CACHE_SIZE"]
 
 CACHE_SIZE = 32
 _CACHE: "OrderedDict[tuple, SiteOrbits]" = OrderedDict()
@@ -48,6 +48,13 @@ def analyse(atoms: Atoms, surface_depth: float | None, symprec: float) -> SiteOr
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
     return an
+
+
+def remember(atoms: Atoms, an: SiteOrbits, surface_depth: float | None = None, symprec: float = 0.1) -> None:
+    """Keep an analysis of ``atoms`` made elsewhere (another process: ``site_pairs.sites_elsewhere``)."""
+    _CACHE[_key(atoms, surface_depth, symprec)] = an
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
 
 
 def find_sites(atoms: Atoms, *, surface_depth: float | None = None, symprec: float = 0.1) -> list[Site]:

@@ -14,7 +14,7 @@ from descriptors.geometry.periodic import (
     mic,
     mic_offset,
 )
-from descriptors.geometry.site_finder import CACHE_SIZE, _key, analyse
+from descriptors.geometry.site_finder import CACHE_SIZE, _key, analyse, remember
 from descriptors.geometry.site_model import (
     KIND_ORDER,
     Candidate,
@@ -27,7 +27,7 @@ from descriptors.geometry.site_model import (
     unit,
 )
 
-__all__ = ["find_site_pairs"]
+__all__ = ["find_site_pairs", "sites_elsewhere", "remember_elsewhere"]
 
 
 def _pair_images(an: SiteOrbits, p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +163,25 @@ def find_site_pairs(atoms: Atoms, sites: list[Site] | None = None, *, max_distan
 
 
 _PAIRS: "OrderedDict[tuple, tuple[SitePair, ...]]" = OrderedDict()
+
+
+def sites_elsewhere(atoms: Atoms, max_distance: float | None, symprec: float = 0.1) -> tuple:
+    """The site analysis of ``atoms`` and, unless ``max_distance`` is None, its site pairs: made in
+    another process (a screen's pool worker, while the clean models relax) and handed to
+    :func:`remember_elsewhere` in the one that plans."""
+    an = analyse(atoms, None, symprec)
+    return an, None if max_distance is None else tuple(find_site_pairs(atoms, max_distance=max_distance,
+                                                                       symprec=symprec))
+
+
+def remember_elsewhere(atoms: Atoms, found: tuple, max_distance: float | None, symprec: float = 0.1) -> None:
+    """Keep what :func:`sites_elsewhere` found for ``atoms`` in this process' caches."""
+    an, pairs = found
+    remember(atoms, an, None, symprec)
+    if pairs is not None:
+        _PAIRS[(_key(atoms, None, symprec), None, float(max_distance))] = tuple(pairs)
+        while len(_PAIRS) > CACHE_SIZE:
+            _PAIRS.popitem(last=False)
 
 
 def _find_site_pairs(atoms: Atoms, sites, max_distance: float, symprec: float) -> list[SitePair]:

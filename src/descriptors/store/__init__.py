@@ -16,10 +16,11 @@ from descriptors.store.rows import (
            BEST_COLUMNS,
            SITE_COLUMNS,
            best_rows,
+           latest_rows,
            row_dict,
            site_rows,
            write_csv,
 )
 
 __all__ = ["Store", "StoreError", "StoreLock", "StoreLocked", "plan_db", "STATUS_OK", "STATUS_FAILED", "STATUS_UNCONVERGED", "is_url", "redact", "Plan", "PLAN_NAME",
-           "best_rows", "row_dict", "site_rows", "write_csv", "BEST_COLUMNS", "SITE_COLUMNS"]
+           "best_rows", "latest_rows", "row_dict", "site_rows", "write_csv", "BEST_COLUMNS", "SITE_COLUMNS"]

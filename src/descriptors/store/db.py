@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from descriptors.store.fsinfo import _network_filesystem
 from descriptors.store.journal import FOLD_ROWS, FOLD_SECONDS, Journal
 from descriptors.store.reader import SQLiteReader
 
@@ -40,26 +41,6 @@ _JOB_SQL = "SELECT id, value FROM text_key_values WHERE key = 'job_id' ORDER BY 
 _INDEX_SQL = "CREATE INDEX IF NOT EXISTS no3rr_text_key_value ON text_key_values(key, value)"
 # ase.db select options the SQLite reader leaves to ase.db
 _ASE_ONLY_OPTIONS = {"limit", "offset", "sort", "columns", "explain", "verbosity", "filter"}
-_NETWORK_FS = ("nfs", "nfs4", "lustre", "gpfs", "beegfs", "cifs", "smb", "smb3", "smbfs", "ceph", "glusterfs",
-               "fuse.sshfs", "afs", "panfs", "wekafs", "9p")
-
-
-def _network_filesystem(path: Path) -> bool:
-    """True when ``path`` lies on a network filesystem (longest mount point of /proc/mounts)."""
-    try:
-        target = str(Path(path).resolve().parent)
-        best, kind = "", ""
-        with open("/proc/mounts") as fh:
-            for line in fh:
-                parts = line.split()
-                if len(parts) < 3:
-                    continue
-                mnt = parts[1].replace("\\040", " ")
-                if (target == mnt or target.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
-                    best, kind = mnt, parts[2]
-    except OSError:  # no /proc (macOS): assume local
-        return False
-    return kind in _NETWORK_FS or kind.startswith("fuse.") and kind != "fuse.overlayfs"
 
 
 def is_url(location: str | Path) -> bool:
@@ -169,6 +150,7 @@ class Store:
         self.path = None if self.is_url else Path(path)
         self.readonly = readonly
         self.reader = None
+        self._fast: SQLiteReader | None = None  # rows() of a writable SQLite store
         self._db = None
         if readonly and not self.is_url:
             _check_readable(self.path)
@@ -268,6 +250,7 @@ class Store:
         self.close_journal()
         if self.reader is not None:
             self.reader.close()
+        self._fast = self._fast and self._fast.close()
         if self._con is not None:
             try:
                 self._con.close()
@@ -315,6 +298,16 @@ class Store:
         """Rows whose key-value pairs equal ``query`` (ase.db's keyword selection)."""
         self.fold()
         return self.reader.select(**query) if self._by_reader(query) else self.db.select(**query)
+
+    def rows(self, **query) -> Iterator:
+        """:meth:`select` for reading many rows: on SQLite by the reader of store/reader.py (its own
+        connection, no ase.db row objects: ~1 ms a row less), writable stores too, after the fold."""
+        self.fold()
+        if self.is_url or self.reader is not None or set(query) & _ASE_ONLY_OPTIONS \
+                or any(v is None for k, v in query.items() if k != "include_data"):
+            return self.select(**query)
+        self._fast = self._fast or SQLiteReader(self.path)
+        return self._fast.select(**query)
 
     def count(self, **query) -> int:
         self.fold()

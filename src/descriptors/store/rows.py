@@ -77,11 +77,16 @@ def row_dict(row) -> dict[str, Any]:
                                                     "max_force": float(row.get("max_force", float("nan")))})})
 
 
+def latest_rows(store: Store, **query) -> dict[str, Any]:
+    """job_id -> its newest row among ``store.rows(**query)`` (the row ``Store.get`` returns), in one read."""
+    return {r.get("job_id"): r for r in sorted(store.rows(**query), key=lambda r: r.id)}
+
+
 def site_rows(store: Store, job_ids: list[str] | None = None) -> list[dict[str, Any]]:
     if job_ids is None:
-        rows = list(store.select(kind="adsorbate"))
-    else:
-        found = store.get_many(job_ids, include_data=False)  # a few queries, not one per job
+        rows = list(store.rows(kind="adsorbate"))
+    else:  # the asked rows in a few queries (no data blobs), not a query per job
+        found = store.get_many(job_ids, include_data=False)
         rows = [found[jid] for jid in dict.fromkeys(job_ids) if jid in found]
     return [row_dict(r) for r in rows]
 

@@ -13,6 +13,7 @@ from descriptors.analysis import (
     write_outputs,
 )
 from descriptors.analysis.compute import AnalysisResult
+from descriptors.analysis.outputs import start_scaling_figure, warm_drawing
 from descriptors.analysis.volcano import apex_note
 from descriptors.specs.analysis import AnalysisSettings
 from descriptors.workflows.vibrations import (
@@ -38,6 +39,19 @@ def analyze(source: str | Path, settings: AnalysisSettings, out: str | Path, cor
     return res, write_outputs(res, out, plots=plots)
 
 
+def _figure_pool(engine):
+    """``submit(fn, *args) -> Future`` of the screen's local pool when it has as many workers as
+    plots.plot_all would fork (the CPUs, at most 4): the figures are drawn by the warm workers, and
+    the driver never imports matplotlib.  None otherwise (Slurm, serial, fewer workers): forked."""
+    import os
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    pool = getattr(engine, "executor", None)
+    if engine.kind != "local" or not hasattr(pool, "call") or engine.workers < min(4, cpus):
+        return None
+    return pool.call
+
+
 def analyze_screen(spec, store, engine, out: str | Path, log=print) -> dict[str, Path]:
     """The analysis stage of a screen (``[analysis]`` table): vibrations if computed, then everything.
 
@@ -49,9 +63,27 @@ def analyze_screen(spec, store, engine, out: str | Path, log=print) -> dict[str,
     if settings.correction_mode == "computed":
         jobs = plan_screen_vibrations(store, engine.setting, settings.use_flagged)
         engine.run(jobs, "vibrations")
+    submit = _figure_pool(engine)
+    early = submit is not None and not (Path(out) / "analysis" / "figures" / "index.json").is_file()
+    if early:  # (not when an earlier run's figures are there: a resumed screen whose numbers did not change keeps them)
+        for _ in range(engine.workers):  # the workers get matplotlib and its fonts ready meanwhile
+            submit(warm_drawing)
     ds = load_store(store, settings)
-    res = run_analysis(ds, settings, net)
-    paths = write_outputs(res, Path(out) / "analysis")
+    started: dict = {}
+
+    def on_fits(d, fits):  # the largest figures start while the volcanoes and maps are computed
+        job, fut = start_scaling_figure(submit, settings, ds, d, fits, Path(out) / "analysis")
+        started[job] = fut
+
+    try:
+        res = run_analysis(ds, settings, net, on_fits=on_fits if early else None)
+    except BaseException:  # no figure of an analysis that did not finish
+        for fut in started.values():
+            if not fut.cancel() and fut.exception() is None:
+                for f in fut.result().values():
+                    f.unlink(missing_ok=True)
+        raise
+    paths = write_outputs(res, Path(out) / "analysis", submit=submit, started=started)
     ok = [pw for pw in res.pathways.values() if pw.U_L is not None]
     log(f"analysis: U_L for {len(ok)} of {len(res.pathways)} catalysts ({res.dataset.corrections}; "
         f"{res.reference_text})")

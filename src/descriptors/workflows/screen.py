@@ -183,11 +183,13 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     bjobs = bulk_jobs(models, setting)
     bulk_ids = {(j.meta["metal"], j.recipe["structure"]): j.id for j in bjobs}
     engine.run(bjobs, "bulk lattice")
-    mu, gjobs = run_gas_references(engine, setting, relax, box=spec.gas_box)
-
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
-    # sites found while the clean models relax on the workers (not in between, with the workers idle)
-    ahead = find_sites_ahead(list(ideal.values()), adsorbates, spec) if engine.kind != "serial" else None
+    # sites found while the gas references and the clean models relax on the workers (not in between,
+    # with the workers idle)
+    pool = engine.executor if engine.kind == "local" else None
+    ahead = (find_sites_ahead(list(ideal.values()), adsorbates, spec, getattr(pool, "call", None))
+             if engine.kind != "serial" else None)
+    mu, gjobs = run_gas_references(engine, setting, relax, box=spec.gas_box)
     engine.run(cjobs, "clean models")
     djobs = dband_jobs(cjobs, store, setting)
     engine.run(djobs, "d-band centres", postprocess=dband_post)

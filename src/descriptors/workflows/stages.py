@@ -177,15 +177,27 @@ def clean_jobs(models, store, bulk_ids, setting, relax, skipped: list[str]) -> t
     return jobs, ideal
 
 
-def find_sites_ahead(ideal: list, adsorbates: list[str], spec: Spec):
+def find_sites_ahead(ideal: list, adsorbates: list[str], spec: Spec, submit=None):
     """Find the sites and site pairs of the ideal clean models in a background thread while they
     relax (the geometry layer caches them: site_finder, site_pairs), so that planning the adsorbate
-    jobs after the clean stage does not keep the workers waiting.  Returns the started thread
-    (join it before planning); an error is left for the planning to raise."""
+    jobs after the clean stage does not keep the workers waiting.  With ``submit(fn, *args) ->
+    Future`` (the local pool's) every other model is analysed by a worker meanwhile and the result
+    kept here.  Returns the started thread (join it before planning); an error is left for the
+    planning to raise."""
     import threading
+
+    from descriptors.geometry.site_pairs import remember_elsewhere, sites_elsewhere
 
     placement = spec.placement
     pairs = placement.bidentate and any(m.bidentate for n in adsorbates for m in ADSORBATES[n].modes)
+    dist = placement.max_pair_distance if pairs else None
+    elsewhere = []
+    if submit is not None and len(ideal) > 1:
+        try:
+            elsewhere = [(atoms, submit(sites_elsewhere, atoms, dist)) for atoms in ideal[::2]]
+            ideal = ideal[1::2]
+        except Exception:  # the pool could not take them: all here
+            elsewhere = []
 
     def work() -> None:
         try:
@@ -193,6 +205,8 @@ def find_sites_ahead(ideal: list, adsorbates: list[str], spec: Spec):
                 find_sites(atoms)
                 if pairs:
                     find_site_pairs(atoms, max_distance=placement.max_pair_distance)
+            for atoms, fut in elsewhere:
+                remember_elsewhere(atoms, fut.result(), dist)
         except Exception:
             pass
 

@@ -11,22 +11,25 @@ from descriptors.analysis.dataset import level_rows
 from descriptors.calculators import CalculatorSetting
 from descriptors.engine import Engine, Job
 from descriptors.identity import structure_hash
-from descriptors.store import Store, best_rows
+from descriptors.store import Store, best_rows, latest_rows
 from descriptors.tasks import RelaxSettings
 from descriptors.tasks.vib import VIB_DELTA, VIB_NFREE
 
 __all__ = ["plan_vib_jobs", "plan_screen_vibrations", "run_vibrations_for_db"]
 
 
-def plan_vib_jobs(store, parents: list[tuple[str, list[int], dict[str, Any]]], setting) -> list:
+def plan_vib_jobs(store, parents: list[tuple[str, list[int], dict[str, Any]]], setting,
+                  rows: dict[str, Any] | None = None) -> list:
     """``vib`` jobs for stored parent jobs: (parent job id, atom indices to displace, meta).
 
     The identity hashes the parent job, the displaced atoms, the displacement and the calculator,
-    so re-running a screen reuses every stored vibration.
+    so re-running a screen reuses every stored vibration.  ``rows``: the parents' newest rows by
+    job id, already read (``latest_rows``); a parent not in it is read by itself.
     """
     jobs = []
+    rows = rows or {}
     for parent_id, indices, meta in parents:
-        row = store.get(parent_id)
+        row = rows[parent_id] if parent_id in rows else store.get(parent_id)
         if row is None or row.get("status") == "failed":
             continue
         atoms = row.toatoms()
@@ -46,10 +49,12 @@ def plan_screen_vibrations(store, setting, use_flagged: bool = False) -> list:
     ``setting`` on the rows of that same calculator setting."""
     parents = []
     sites, gas_rows, _ = level_rows(store, "screen", calc_hash=setting.hash)
+    # every parent row in two reads (one per kind), not a query per parent
+    rows = {**latest_rows(store, kind="adsorbate"), **latest_rows(store, kind="gas")}
     for r in best_rows(sites, include_flagged=use_flagged):
         if not (r.get("valid") or use_flagged) or not r.get("job_id") or r.get("E_ads_eV") is None:
             continue
-        row = store.get(r["job_id"])
+        row = rows[r["job_id"]] if r["job_id"] in rows else store.get(r["job_id"])
         if row is None or "adsorbate_indices" not in row.data:
             continue
         parents.append((r["job_id"], list(row.data["adsorbate_indices"]),
@@ -58,7 +63,7 @@ def plan_screen_vibrations(store, setting, use_flagged: bool = False) -> list:
         if row.get("status") != "failed":
             parents.append((row.get("job_id"), list(range(row.natoms)),
                             {"molecule": row.get("molecule"), "catalyst": "gas", "vib_kind": "gas"}))
-    return plan_vib_jobs(store, parents, setting)
+    return plan_vib_jobs(store, parents, setting, rows)
 
 
 def run_vibrations_for_db(db: str | Path, progress: bool = True, engine=None, use_flagged: bool = False) -> int:

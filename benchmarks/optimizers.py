@@ -41,7 +41,7 @@ def _ase(name: str) -> Callable:
             from ase.optimize.precon import Exp, PreconLBFGS
 
             return PreconLBFGS(atoms, precon=Exp(A=3), use_armijo=True, logfile=None)
-        if name == "BFGS-soft":  # ours (tasks/optimizers.py), selectable in [relax]
+        if name in ("BFGS-soft", "BFGS-model"):  # ours (tasks/optimizers.py), selectable in [relax]
             from descriptors.tasks.relax import make_optimizer
 
             return make_optimizer(name, atoms)

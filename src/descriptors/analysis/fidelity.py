@@ -14,6 +14,11 @@ compared on exactly the same placements.  For each pair (cheap, expensive):
   top-k saves against computing every placement;
 - a parity plot.
 
+Clean references: where a level holds several relaxed clean models of one catalyst that differ
+by more than ``CLEAN_REF_TOLERANCE`` (analysis/clean_refs.py), every E_ads of that catalyst at that
+level is taken against the lowest (rows stored against another one are re-referenced on read) and
+the report lists those catalysts.
+
 An external reference table (catalyst, adsorbate, energy) is compared with each level's best
 (lowest unflagged) E_ads per (catalyst, adsorbate) after removing each adsorbate's mean offset:
 the trend (slope, Pearson r, MAE after the offset) is what a screen ranks by.
@@ -31,6 +36,12 @@ from typing import Any
 
 import numpy as np
 
+from descriptors.analysis.clean_refs import (
+    CLEAN_REF_TOLERANCE,
+    clean_groups,
+    format_groups,
+    row_reference,
+)
 from descriptors.calculators.base import FIDELITY_ORDER, REGISTRY
 from descriptors.geometry.anomalies import is_excluded
 from descriptors.store.db import STATUS_FAILED, Store
@@ -82,10 +93,18 @@ def _fidelity(name: str) -> str:
     return info.fidelity if info else "dft"
 
 
-def level_rows(store: Store) -> tuple[dict[str, Level], dict[str, dict[str, Placement]]]:
-    """Levels of a store (by calculator hash) and their adsorbate placements keyed by origin."""
+def level_rows(store: Store, clean: dict[str, Any] | None = None
+               ) -> tuple[dict[str, Level], dict[str, dict[str, Placement]]]:
+    """Levels of a store (by calculator hash) and their adsorbate placements keyed by origin.
+
+    E_ads are taken against each level's chosen clean reference (analysis/clean_refs.py); pass a
+    dict as ``clean`` to receive the catalysts whose relaxed clean models differ by more than the
+    tolerance (``groups``) and how many rows were re-referenced on read (``rereferenced``)."""
     rows = list(store.select(kind="adsorbate"))
     by_job = {r.get("job_id"): r for r in rows}
+    groups, key_of = clean_groups(store.select(kind="clean"))
+    energies = {j: e for g in groups.values() for j, e in g.energies.items()}
+    rereferenced = 0
 
     def origin(r) -> str:
         seen = set()
@@ -112,7 +131,9 @@ def level_rows(store: Store) -> tuple[dict[str, Level], dict[str, dict[str, Plac
         if ft_train and r.get("catalyst") in ft_train:
             continue  # a fine-tuned model's error is never measured on the catalysts it learnt from
         failed = r.get("status") == STATUS_FAILED or r.get("e_ads") is None
-        e = None if failed else float(r.get("e_ads"))
+        e = None if failed else row_reference(r, groups, key_of, energies)[0]
+        if e is not None and abs(e - float(r.get("e_ads"))) > 1e-9:
+            rereferenced += 1
         if e is not None and not math.isfinite(e):
             e = None
         places.setdefault(h, {})[origin(r)] = Placement(
@@ -120,6 +141,9 @@ def level_rows(store: Store) -> tuple[dict[str, Level], dict[str, dict[str, Plac
             (not failed) and is_excluded(r.get("anomaly", "")), r.get("job_id"))
     for h in levels:
         places.setdefault(h, {})
+    if clean is not None:
+        clean["groups"] = [g.as_dict() for g in groups.values() if g.spread > CLEAN_REF_TOLERANCE]
+        clean["rereferenced"] = rereferenced
     # the same calculator name at two settings: tell them apart by the hash
     names = [lv.label for lv in levels.values()]
     for h, lv in list(levels.items()):
@@ -316,10 +340,14 @@ def fidelity_report(store: Store, out: str | Path, reference: str | Path | None 
     parity PNG per pair into ``out``; return the report."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    levels, places = level_rows(store)
+    clean: dict[str, Any] = {}
+    levels, places = level_rows(store, clean)
     report: dict[str, Any] = {
         "levels": [asdict(lv) | {"placements": len(places[h])} for h, lv in levels.items()],
         "tolerance_eV": tolerance,
+        "clean_ref_tolerance_eV": CLEAN_REF_TOLERANCE,
+        "clean_references": clean["groups"],  # catalysts whose relaxed clean models at one level differ
+        "rereferenced_on_read": clean["rereferenced"],
         "method": "AdsorbML success rate: Lan et al., npj Comput. Mater. 9, 172 (2023)",
         "pairs": [],
     }
@@ -358,6 +386,12 @@ def format_report(report: dict[str, Any]) -> list[str]:
         if lv.get("finetuned"):
             lines.append(f"fine-tuned level {lv['label']}: trained on {', '.join(lv['excluded_catalysts'])}; "
                          "those catalysts are left out of its comparisons")
+    lines += format_groups(report.get("clean_references") or [],
+                           report.get("clean_ref_tolerance_eV", CLEAN_REF_TOLERANCE))
+    if report.get("rereferenced_on_read"):
+        lines.append(f"clean reference: {report['rereferenced_on_read']} stored E_ads were against another clean "
+                     "model and are re-referenced to the lowest here (the store keeps them until the level is "
+                     "verified again)")
     if not report["pairs"]:
         lines.append("no two levels share a placement: nothing to compare (run a [verify] level first)")
     for p in report["pairs"]:

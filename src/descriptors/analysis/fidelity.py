@@ -3,7 +3,9 @@
 A store can hold several calculator levels of the same placements: the screen's own level and a
 ``[verify]`` level whose adsorbate rows name their cheap parent (``cheap_job``).  Every row is
 traced down its ``cheap_job`` links to the placement it started from, so any two levels are
-compared on exactly the same placements.  For each pair (cheap, expensive):
+compared on exactly the same placements.  A derived level is its calculator, its mode and the level
+it started from: the expensive level relaxed from the base model's minima and from a fine-tuned
+model's minima are two levels (two numbers for one placement).  For each pair (cheap, expensive):
 
 - per adsorbate and over all: n, MAE, max |error|, mean signed error, Pearson and Spearman
   correlation of E_ads (unflagged, non-failed rows of both levels only; flagged ones counted);
@@ -42,6 +44,7 @@ from descriptors.analysis.clean_refs import (
     format_groups,
     row_reference,
 )
+from descriptors.analysis.fidelity_reference import compare_reference, read_reference
 from descriptors.calculators.base import FIDELITY_ORDER, REGISTRY
 from descriptors.geometry.anomalies import is_excluded
 from descriptors.store.db import STATUS_FAILED, Store
@@ -93,6 +96,12 @@ def _fidelity(name: str) -> str:
     return info.fidelity if info else "dft"
 
 
+def _ft(r) -> str:
+    """The short hash of a fine-tuned model's own row ('' for other rows, e.g. the expensive level
+    that verified a fine-tuned model's minima, which carries the model's hash as provenance)."""
+    return str(r.get("ft_model_hash"))[:8] if r.get("ft_model_hash") and r.get("level") == "finetuned" else ""
+
+
 def level_rows(store: Store, clean: dict[str, Any] | None = None
                ) -> tuple[dict[str, Level], dict[str, dict[str, Placement]]]:
     """Levels of a store (by calculator hash) and their adsorbate placements keyed by origin.
@@ -117,17 +126,20 @@ def level_rows(store: Store, clean: dict[str, Any] | None = None
     places: dict[str, dict[str, Placement]] = {}
     for r in rows:
         # a level is a calculator setting and, for a verify level, its mode (single points on the
-        # cheap geometry and relaxations from it are different numbers)
+        # cheap geometry and relaxations from it are different numbers) and the level it started
+        # from (from the base model's minimum and from a fine-tuned model's: two numbers per placement)
+        parent = by_job.get(r.get("cheap_job")) if r.get("cheap_job") else None
         mode = ((r.data or {}).get("recipe") or {}).get("mode", "") if r.get("cheap_job") else ""
-        h = f"{r.get('calc_hash')}:{mode}"
+        h = f"{r.get('calc_hash')}:{mode}:{parent.get('calc_hash') if parent is not None else ''}"
         ft_train = tuple(sorted(c for c in str(r.get("ft_train") or "").split(",") if c))
         if h not in levels:
             name, version = r.get("calc"), str(r.get("calc_version", ""))
-            label = f"{name} {version}".strip() + (f" ({mode})" if mode else "")
-            if r.get("ft_model_hash"):
-                label = f"{name} {version} fine-tuned {str(r.get('ft_model_hash'))[:8]}" + (f" ({mode})" if mode else "")
+            label = f"{name} {version}".strip() + (f" fine-tuned {_ft(r)}" if _ft(r) else "")
+            if mode:
+                src = f" from {parent.get('calc')}" + (f" {_ft(parent)}" if _ft(parent) else "") if parent else ""
+                label += f" ({mode}{src})"
             levels[h] = Level(r.get("calc_hash"), name, version, _fidelity(name), label,
-                              bool(r.get("ft_model_hash")), ft_train)
+                              bool(_ft(r)), ft_train if _ft(r) else ())
         if ft_train and r.get("catalyst") in ft_train:
             continue  # a fine-tuned model's error is never measured on the catalysts it learnt from
         failed = r.get("status") == STATUS_FAILED or r.get("e_ads") is None
@@ -274,24 +286,6 @@ def parity_plot(cheap: dict[str, Placement], expensive: dict[str, Placement], st
     return path
 
 
-def read_reference(path: str | Path) -> dict[tuple[str, str], float]:
-    """A reference table: CSV with columns catalyst, adsorbate, energy (eV); '#' lines ignored."""
-    path = Path(path)
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.lstrip().startswith("#")))
-    need = {"catalyst", "adsorbate", "energy"}
-    if not rows or not need <= set(rows[0]):
-        raise ValueError(f"--reference {path}: needs the columns {sorted(need)}, found "
-                         f"{sorted(rows[0]) if rows else 'no rows'}")
-    out = {}
-    for i, r in enumerate(rows, start=2):
-        try:
-            out[(r["catalyst"].strip(), r["adsorbate"].strip())] = float(r["energy"])
-        except (TypeError, ValueError):
-            raise ValueError(f"--reference {path}, line {i}: energy {r.get('energy')!r} is not a number") from None
-    return out
-
-
 def best_per_pair(places: dict[str, Placement]) -> dict[tuple[str, str], float]:
     best: dict[tuple[str, str], float] = {}
     for p in places.values():
@@ -299,35 +293,6 @@ def best_per_pair(places: dict[str, Placement]) -> dict[tuple[str, str], float]:
             key = (p.catalyst, p.adsorbate)
             best[key] = min(best.get(key, math.inf), p.e_ads)
     return best
-
-
-def compare_reference(best: dict[tuple[str, str], float], ref: dict[tuple[str, str], float]) -> dict[str, Any]:
-    """Trend against a reference after removing each adsorbate's mean offset (level - reference)."""
-    from scipy.stats import linregress, pearsonr
-
-    shared = sorted(set(best) & set(ref))
-    out: dict[str, Any] = {"n": len(shared), "per_adsorbate": {}}
-    xs, ys = [], []
-    for ads in sorted({a for _, a in shared}):
-        keys = [k for k in shared if k[1] == ads]
-        r = np.array([ref[k] for k in keys])
-        y = np.array([best[k] for k in keys])
-        offset = float((y - r).mean())
-        d = y - offset - r
-        st: dict[str, Any] = {"n": len(keys), "offset": offset, "mae_after_offset": float(np.abs(d).mean()),
-                              "max_after_offset": float(np.abs(d).max()), "mae_raw": float(np.abs(y - r).mean())}
-        if len(keys) >= 3 and np.ptp(r) > 0 and np.ptp(y) > 0:
-            st["slope"] = float(linregress(r, y).slope)
-            st["pearson"] = float(pearsonr(r, y)[0])
-        out["per_adsorbate"][ads] = st
-        xs += list(r)
-        ys += list(y - offset)
-    if len(xs) >= 3 and np.ptp(xs) > 0 and np.ptp(ys) > 0:
-        x, y = np.array(xs), np.array(ys)
-        out.update(mae_after_offset=float(np.abs(y - x).mean()), slope=float(linregress(x, y).slope),
-                   pearson=float(pearsonr(x, y)[0]))
-    out["missing"] = sorted(f"{c}/{a}" for c, a in set(ref) - set(best))
-    return out
 
 
 def _slug(s: str) -> str:

@@ -187,7 +187,8 @@ def test_relaxations_from_two_cheap_levels_are_two_levels(tmp_path):
     for site, e in (("a", -0.5), ("b", -0.2)):
         row(f"c{site}", "chgnet", e)  # the base model
         row(f"f{site}", "chgnet-ft", e - 0.3, f"c{site}", level="finetuned", ft_model_hash="abcdef123456")
-        row(f"xb{site}", "gfn1-xtb", e + 1.0, f"c{site}", level="verify")  # relaxed from the base minimum
+        # relaxed from the base minimum (on site b stopped at its step cap)
+        row(f"xb{site}", "gfn1-xtb", e + 1.0, f"c{site}", level="verify", converged=site == "a")
         row(f"xa{site}", "gfn1-xtb", e - 0.25, f"f{site}", level="verify", ft_model_hash="abcdef123456")
     levels, places = level_rows(st)
     labels = sorted(lv.label for lv in levels.values())
@@ -199,3 +200,8 @@ def test_relaxations_from_two_cheap_levels_are_two_levels(tmp_path):
     before = pairs[("chgnet", "gfn1-xtb (relax from chgnet)")]["overall"]
     after = pairs[("chgnet-ft fine-tuned abcdef12 (relax from chgnet)", "gfn1-xtb (relax from chgnet-ft abcdef12)")]
     assert before["mean_error"] == pytest.approx(1.0) and after["overall"]["mean_error"] == pytest.approx(0.05)
+    # the relaxation stopped at its step cap is compared, counted and said so
+    assert pairs[("chgnet", "gfn1-xtb (relax from chgnet)")]["unconverged"] == 1 and after["unconverged"] == 0
+    from descriptors.analysis.fidelity import format_report
+
+    assert "1 compared stopped at the step cap at either level: unconverged, kept" in "\n".join(format_report(rep))

@@ -75,6 +75,7 @@ class Placement:
     e_ads: float | None  # None: failed
     flagged: bool  # an excluding anomaly: not a binding energy of this adsorbate
     job_id: str
+    converged: bool = True  # False: a relaxation stopped at its step cap (kept, counted)
 
 
 @dataclass
@@ -89,6 +90,7 @@ class PairStats:
     success: dict[str, Any] = field(default_factory=dict)  # k -> rate, calls, saving
     pairs_evaluated: int = 0
     parity_png: str | None = None
+    unconverged: int = 0  # compared placements whose relaxation stopped at its step cap at either level
 
 
 def _fidelity(name: str) -> str:
@@ -150,7 +152,7 @@ def level_rows(store: Store, clean: dict[str, Any] | None = None
             e = None
         places.setdefault(h, {})[origin(r)] = Placement(
             origin(r), r.get("catalyst"), r.get("adsorbate"), e,
-            (not failed) and is_excluded(r.get("anomaly", "")), r.get("job_id"))
+            (not failed) and is_excluded(r.get("anomaly", "")), r.get("job_id"), r.get("converged") is not False)
     for h in levels:
         places.setdefault(h, {})
     if clean is not None:
@@ -202,6 +204,7 @@ def compare_levels(cheap: dict[str, Placement], expensive: dict[str, Placement],
     valid = [o for o in shared if cheap[o].e_ads is not None and expensive[o].e_ads is not None
              and not cheap[o].flagged and not expensive[o].flagged]
     st = PairStats(cheap_label, expensive_label, len(shared), len(valid), len(shared) - len(valid))
+    st.unconverged = sum(not (cheap[o].converged and expensive[o].converged) for o in valid)
     x = np.array([cheap[o].e_ads for o in valid])
     y = np.array([expensive[o].e_ads for o in valid])
     st.overall = _stats(x, y)
@@ -361,7 +364,9 @@ def format_report(report: dict[str, Any]) -> list[str]:
         lines.append("no two levels share a placement: nothing to compare (run a [verify] level first)")
     for p in report["pairs"]:
         lines.append(f"\n{p['expensive']} vs {p['cheap']}: {p['compared']} placements compared "
-                     f"({p['flagged']} flagged or failed at either level, left out)")
+                     f"({p['flagged']} flagged or failed at either level, left out"
+                     + (f"; {p['unconverged']} compared stopped at the step cap at either level: unconverged, kept"
+                        if p.get("unconverged") else "") + ")")
         lines.append(f"  {'adsorbate':<10}{'n':>4}{'MAE':>8}{'max':>8}{'mean':>8}{'Pearson':>9}{'Spearman':>9}")
         for ads, s in [*p["per_adsorbate"].items(), ("all", p["overall"])]:
             lines.append(f"  {ads:<10}{s['n']:>4}{_f(s.get('mae')):>8}{_f(s.get('max_error')):>8}"

@@ -233,7 +233,7 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
                 "catalyst": p["catalyst"], "adsorbate": p["adsorbate"], "binding": r.get("binding"),
                 "site": r.get("site"), "site_final": r.get("site_final", ""), "cheap_job": cid,
                 "cheap_E_ads_eV": round(float(r.get("cheap_e_ads")), 4), "cheap_rank": r.get("cheap_rank"),
-                "top_k": bool(r.get("top_k")), "status": r.get("status"),
+                "top_k": bool(r.get("top_k")), "status": r.get("status"), "converged": r.get("converged"),
                 "E_ads_eV": None if failed else round(float(r.get("e_ads")), 4),
                 "clean_ref_job": r.get("clean_ref_job") or r.get("clean_job"),
                 "clean_ref_shift_eV": r.get("clean_ref_shift"),

@@ -1,9 +1,9 @@
 """Fine-tuning CHGNet on the screen's own expensive level (GFN1-xTB): before and after, on
 catalysts the model never saw (``no3rr finetune``, workflows/finetune.py).
 
-The screen: 2x2x3 slabs, 6 A vacuum, experimental lattice constants, **frozen** (``fixed_layers =
-layers``: every metal atom fixed, only the adsorbate relaxes, at both levels), with H, N, O and NO
-at every site the screen finds; CHGNet 0.3.0 relaxes every placement (fmax 0.1 eV/A, at most
+The screen: 2x2x3 slabs, 6 A vacuum, experimental lattice constants, in the ``facets`` case
+**frozen** (``fixed_layers = layers``: every metal atom fixed, only the adsorbate relaxes, at both
+levels), with H, N, O and NO at every site the screen finds; CHGNet 0.3.0 relaxes every placement (fmax 0.1 eV/A, at most
 ``steps``).  The expensive level is GFN1-xTB (tblite, 1500 K electronic temperature).
 
 Why frozen: GFN1-xTB at the Gamma point on 2x2x3 metal cells with free layers is ill-posed as a
@@ -42,9 +42,10 @@ def finetune_spec(quick: bool, case: str = "facets") -> dict[str, Any]:
     stopping on one of them.  ``facets``: (111) and (100) of Cu, Ag, Pd, Pt, trained on the (111)
     facets, measured on the (100) ones (transfer across facets of metals seen in training), a fixed
     number of epochs (no catalyst left to early-stop on)."""
-    # frozen slab (fixed_layers = layers): see the module doc for why
-    slab = {"type": "slab", "size": [2, 2], "layers": 3, "fixed_layers": 3, "vacuum": 6.0,
-            "lattice_constant": "experimental"}
+    # facets: a frozen slab (fixed_layers = layers), see the module doc for why; metals: single
+    # points on CHGNet's geometries (no expensive relaxation), one fixed layer as in its README run
+    slab = {"type": "slab", "size": [2, 2], "layers": 3, "fixed_layers": 3 if case == "facets" else 1,
+            "vacuum": 6.0, "lattice_constant": "experimental"}
     if case == "metals":
         cats = [{**slab, "metals": ["Cu", "Ag", "Pt", "Pd"] if quick else METALS, "facets": ["111"]}]
         finetune = {"epochs": 3 if quick else 40, "patience": 8, "learning_rate": 1e-3, "force_weight": 0.05}
@@ -353,8 +354,9 @@ def render_finetune(r: dict[str, Any]) -> list[str]:
            f"{f(a.get('max_error_eV'))} eV, Spearman {f(b.get('spearman'), '.2f')} -> {f(a.get('spearman'), '.2f')}, "
            f"n = {a.get('n')}" + (f"; per-pair minimum MAE {f(b.get('pair_min_mae_eV'))} -> "
                                   f"{f(a.get('pair_min_mae_eV'))} eV ({a.get('pairs')} pairs)" if "pairs" in a else ""),
-           f"  relaxations stopped at the step cap, left out of the MAE: model {a.get('left_out_unconverged', {}).get('model')}"
-           f" (before: {b.get('left_out_unconverged', {}).get('model')}), expensive {a.get('left_out_unconverged', {}).get('truth')}",
+           "  relaxations stopped at the step cap, left out of the MAE: model "
+           f"{a.get('left_out_unconverged', {}).get('model')} (before: {b.get('left_out_unconverged', {}).get('model')}),"
+           f" expensive {a.get('left_out_unconverged', {}).get('truth')}",
            "  per adsorbate MAE: " + ", ".join(f"{ads} {f(b['per_adsorbate_mae_eV'].get(ads))} -> {f(v)}"
                                                for ads, v in a.get("per_adsorbate_mae_eV", {}).items())]
     for k, s in a["success"].items():

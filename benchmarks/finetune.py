@@ -351,7 +351,9 @@ def render_finetune(r: dict[str, Any]) -> list[str]:
            + f"; measured on {', '.join(r['measured_on'])}",
            f"  E_ads MAE vs {r.get('mae_against', 'GFN1-xTB')}: {f(b.get('mae_eV'))} -> {f(a.get('mae_eV'))} eV "
            f"(x{f(r['mae_ratio_after_over_before'], '.2f')}), max {f(b.get('max_error_eV'))} -> "
-           f"{f(a.get('max_error_eV'))} eV, Spearman {f(b.get('spearman'), '.2f')} -> {f(a.get('spearman'), '.2f')}, "
+           f"{f(a.get('max_error_eV'))} eV, mean signed {f(b.get('mean_error_eV'), '+.3f')} -> "
+           f"{f(a.get('mean_error_eV'), '+.3f')} eV, Pearson {f(b.get('pearson'), '.2f')} -> {f(a.get('pearson'), '.2f')}, "
+           f"Spearman {f(b.get('spearman'), '.2f')} -> {f(a.get('spearman'), '.2f')}, "
            f"n = {a.get('n')}" + (f"; per-pair minimum MAE {f(b.get('pair_min_mae_eV'))} -> "
                                   f"{f(a.get('pair_min_mae_eV'))} eV ({a.get('pairs')} pairs)" if "pairs" in a else ""),
            "  relaxations stopped at the step cap, left out of the MAE: model "

@@ -164,3 +164,44 @@ def test_training_set_is_every_expensive_frame_split_by_catalyst(verify_store, t
         assert f.get_potential_energy() == pytest.approx(rows[jid].energy, abs=1e-6)
     # the set's hash is reproducible
     assert write_training_set(store, tmp_path / "ft2", out / "trajectories").sha256 == ts.sha256
+
+
+def test_relaxations_from_two_cheap_levels_are_two_levels(tmp_path):
+    """The expensive level relaxed from the base model's minimum and from a fine-tuned model's minimum
+    gives two numbers for one placement: two levels, each compared with the level it started from
+    (before, the second silently replaced the first under one label)."""
+    from ase.build import fcc111
+
+    from descriptors.analysis.fidelity import fidelity_report, level_rows
+    from descriptors.store.db import Store
+
+    st = Store(tmp_path / "screen.db")
+
+    def row(job, calc, e, cheap=None, mode="relax", **kv):
+        key = {"kind": "adsorbate", "job_id": job, "calc": calc, "calc_hash": f"h-{calc}", "catalyst": "Cu(100)",
+               "adsorbate": "H", "e_ads": e, "status": "ok", **kv}
+        if cheap:
+            key["cheap_job"] = cheap
+        st.db.write(fcc111("Cu", (1, 1, 2)), key_value_pairs=key, data={"recipe": {"mode": mode} if cheap else {}})
+
+    for site, e in (("a", -0.5), ("b", -0.2)):
+        row(f"c{site}", "chgnet", e)  # the base model
+        row(f"f{site}", "chgnet-ft", e - 0.3, f"c{site}", level="finetuned", ft_model_hash="abcdef123456")
+        # relaxed from the base minimum (on site b stopped at its step cap)
+        row(f"xb{site}", "gfn1-xtb", e + 1.0, f"c{site}", level="verify", converged=site == "a")
+        row(f"xa{site}", "gfn1-xtb", e - 0.25, f"f{site}", level="verify", ft_model_hash="abcdef123456")
+    levels, places = level_rows(st)
+    labels = sorted(lv.label for lv in levels.values())
+    assert labels == ["chgnet", "chgnet-ft fine-tuned abcdef12 (relax from chgnet)",
+                      "gfn1-xtb (relax from chgnet)", "gfn1-xtb (relax from chgnet-ft abcdef12)"]
+    assert [lv.finetuned for lv in levels.values() if lv.name == "gfn1-xtb"] == [False, False]
+    rep = fidelity_report(st, tmp_path / "fid")
+    pairs = {(p["cheap"], p["expensive"]): p for p in rep["pairs"]}
+    before = pairs[("chgnet", "gfn1-xtb (relax from chgnet)")]["overall"]
+    after = pairs[("chgnet-ft fine-tuned abcdef12 (relax from chgnet)", "gfn1-xtb (relax from chgnet-ft abcdef12)")]
+    assert before["mean_error"] == pytest.approx(1.0) and after["overall"]["mean_error"] == pytest.approx(0.05)
+    # the relaxation stopped at its step cap is compared, counted and said so
+    assert pairs[("chgnet", "gfn1-xtb (relax from chgnet)")]["unconverged"] == 1 and after["unconverged"] == 0
+    from descriptors.analysis.fidelity import format_report
+
+    assert "1 compared stopped at the step cap at either level: unconverged, kept" in "\n".join(format_report(rep))

@@ -175,7 +175,7 @@ def test_direct_count_by_hand(tmp_path):
         with Trajectory(str(tmp_path / "trajectories" / f"{job}.traj"), "w") as t:
             t.write(a)
 
-    ads = lambda **kv: _Row(kind="adsorbate", catalyst=kv.pop("cat", "Cu(100)"), **kv)  # noqa: E731
+    ads = lambda **kv: _Row(kind="adsorbate", catalyst=kv.pop("cat", "Cu(100)"), **{"converged": True, **kv})  # noqa: E731
     # exhaustive: pair H 10 + 20 calls, min -5.0; pair O 30 calls, min -8.0
     exh = _Store([ads(adsorbate="H", site="a", binding="H", steps=9, energy=-5.0, e_ads=-0.5),
                   ads(adsorbate="H", site="b", binding="H", steps=19, energy=-4.5, e_ads=0.0),
@@ -199,6 +199,12 @@ def test_direct_count_by_hand(tmp_path):
     assert rxm["k=1+within 0.1 eV"] == rxm["k=2"] and sp["k=2"]["success"] == 0.0
     v = vs_truth(model, exh)
     assert v["n"] == 3 and v["mae_eV"] == pytest.approx((0.2 + 0.35 + 0.2) / 3)
+    assert v["left_out_unconverged"] == {"model": 0, "truth": 0}
+    # a relaxation stopped at its step cap is left out of the MAE, and counted
+    exh.rows.append(ads(adsorbate="O", site="c", binding="O", steps=80, energy=-6.0, e_ads=1.0, converged=False))
+    model.append(ads(adsorbate="O", site="c", binding="O", job_id="mc", e_ads=-2.0))
+    v2 = vs_truth(model, exh)
+    assert v2["n"] == 3 and v2["mae_eV"] == v["mae_eV"] and v2["left_out_unconverged"] == {"model": 0, "truth": 1}
     assert v["pair_min_mae_eV"] == pytest.approx((0.15 + 0.2) / 2)
 
 

@@ -3,7 +3,9 @@
 A store can hold several calculator levels of the same placements: the screen's own level and a
 ``[verify]`` level whose adsorbate rows name their cheap parent (``cheap_job``).  Every row is
 traced down its ``cheap_job`` links to the placement it started from, so any two levels are
-compared on exactly the same placements.  For each pair (cheap, expensive):
+compared on exactly the same placements.  A derived level is its calculator, its mode and the level
+it started from: the expensive level relaxed from the base model's minima and from a fine-tuned
+model's minima are two levels (two numbers for one placement).  For each pair (cheap, expensive):
 
 - per adsorbate and over all: n, MAE, max |error|, mean signed error, Pearson and Spearman
   correlation of E_ads (unflagged, non-failed rows of both levels only; flagged ones counted);
@@ -13,6 +15,11 @@ compared on exactly the same placements.  For each pair (cheap, expensive):
   AdsorbML) of the lowest expensive E_ads over all placements; with the expensive calls that the
   top-k saves against computing every placement;
 - a parity plot.
+
+Clean references: where a level holds several relaxed clean models of one catalyst that differ
+by more than ``CLEAN_REF_TOLERANCE`` (analysis/clean_refs.py), every E_ads of that catalyst at that
+level is taken against the lowest (rows stored against another one are re-referenced on read) and
+the report lists those catalysts.
 
 An external reference table (catalyst, adsorbate, energy) is compared with each level's best
 (lowest unflagged) E_ads per (catalyst, adsorbate) after removing each adsorbate's mean offset:
@@ -31,6 +38,13 @@ from typing import Any
 
 import numpy as np
 
+from descriptors.analysis.clean_refs import (
+    CLEAN_REF_TOLERANCE,
+    clean_groups,
+    format_groups,
+    row_reference,
+)
+from descriptors.analysis.fidelity_reference import compare_reference, read_reference
 from descriptors.calculators.base import FIDELITY_ORDER, REGISTRY
 from descriptors.geometry.anomalies import is_excluded
 from descriptors.store.db import STATUS_FAILED, Store
@@ -61,6 +75,7 @@ class Placement:
     e_ads: float | None  # None: failed
     flagged: bool  # an excluding anomaly: not a binding energy of this adsorbate
     job_id: str
+    converged: bool = True  # False: a relaxation stopped at its step cap (kept, counted)
 
 
 @dataclass
@@ -75,6 +90,7 @@ class PairStats:
     success: dict[str, Any] = field(default_factory=dict)  # k -> rate, calls, saving
     pairs_evaluated: int = 0
     parity_png: str | None = None
+    unconverged: int = 0  # compared placements whose relaxation stopped at its step cap at either level
 
 
 def _fidelity(name: str) -> str:
@@ -82,10 +98,24 @@ def _fidelity(name: str) -> str:
     return info.fidelity if info else "dft"
 
 
-def level_rows(store: Store) -> tuple[dict[str, Level], dict[str, dict[str, Placement]]]:
-    """Levels of a store (by calculator hash) and their adsorbate placements keyed by origin."""
+def _ft(r) -> str:
+    """The short hash of a fine-tuned model's own row ('' for other rows, e.g. the expensive level
+    that verified a fine-tuned model's minima, which carries the model's hash as provenance)."""
+    return str(r.get("ft_model_hash"))[:8] if r.get("ft_model_hash") and r.get("level") == "finetuned" else ""
+
+
+def level_rows(store: Store, clean: dict[str, Any] | None = None
+               ) -> tuple[dict[str, Level], dict[str, dict[str, Placement]]]:
+    """Levels of a store (by calculator hash) and their adsorbate placements keyed by origin.
+
+    E_ads are taken against each level's chosen clean reference (analysis/clean_refs.py); pass a
+    dict as ``clean`` to receive the catalysts whose relaxed clean models differ by more than the
+    tolerance (``groups``) and how many rows were re-referenced on read (``rereferenced``)."""
     rows = list(store.select(kind="adsorbate"))
     by_job = {r.get("job_id"): r for r in rows}
+    groups, key_of = clean_groups(store.select(kind="clean"))
+    energies = {j: e for g in groups.values() for j, e in g.energies.items()}
+    rereferenced = 0
 
     def origin(r) -> str:
         seen = set()
@@ -98,28 +128,36 @@ def level_rows(store: Store) -> tuple[dict[str, Level], dict[str, dict[str, Plac
     places: dict[str, dict[str, Placement]] = {}
     for r in rows:
         # a level is a calculator setting and, for a verify level, its mode (single points on the
-        # cheap geometry and relaxations from it are different numbers)
+        # cheap geometry and relaxations from it are different numbers) and the level it started
+        # from (from the base model's minimum and from a fine-tuned model's: two numbers per placement)
+        parent = by_job.get(r.get("cheap_job")) if r.get("cheap_job") else None
         mode = ((r.data or {}).get("recipe") or {}).get("mode", "") if r.get("cheap_job") else ""
-        h = f"{r.get('calc_hash')}:{mode}"
+        h = f"{r.get('calc_hash')}:{mode}:{parent.get('calc_hash') if parent is not None else ''}"
         ft_train = tuple(sorted(c for c in str(r.get("ft_train") or "").split(",") if c))
         if h not in levels:
             name, version = r.get("calc"), str(r.get("calc_version", ""))
-            label = f"{name} {version}".strip() + (f" ({mode})" if mode else "")
-            if r.get("ft_model_hash"):
-                label = f"{name} {version} fine-tuned {str(r.get('ft_model_hash'))[:8]}" + (f" ({mode})" if mode else "")
+            label = f"{name} {version}".strip() + (f" fine-tuned {_ft(r)}" if _ft(r) else "")
+            if mode:
+                src = f" from {parent.get('calc')}" + (f" {_ft(parent)}" if _ft(parent) else "") if parent else ""
+                label += f" ({mode}{src})"
             levels[h] = Level(r.get("calc_hash"), name, version, _fidelity(name), label,
-                              bool(r.get("ft_model_hash")), ft_train)
+                              bool(_ft(r)), ft_train if _ft(r) else ())
         if ft_train and r.get("catalyst") in ft_train:
             continue  # a fine-tuned model's error is never measured on the catalysts it learnt from
         failed = r.get("status") == STATUS_FAILED or r.get("e_ads") is None
-        e = None if failed else float(r.get("e_ads"))
+        e = None if failed else row_reference(r, groups, key_of, energies)[0]
+        if e is not None and abs(e - float(r.get("e_ads"))) > 1e-9:
+            rereferenced += 1
         if e is not None and not math.isfinite(e):
             e = None
         places.setdefault(h, {})[origin(r)] = Placement(
             origin(r), r.get("catalyst"), r.get("adsorbate"), e,
-            (not failed) and is_excluded(r.get("anomaly", "")), r.get("job_id"))
+            (not failed) and is_excluded(r.get("anomaly", "")), r.get("job_id"), r.get("converged") is not False)
     for h in levels:
         places.setdefault(h, {})
+    if clean is not None:
+        clean["groups"] = [g.as_dict() for g in groups.values() if g.spread > CLEAN_REF_TOLERANCE]
+        clean["rereferenced"] = rereferenced
     # the same calculator name at two settings: tell them apart by the hash
     names = [lv.label for lv in levels.values()]
     for h, lv in list(levels.items()):
@@ -166,6 +204,7 @@ def compare_levels(cheap: dict[str, Placement], expensive: dict[str, Placement],
     valid = [o for o in shared if cheap[o].e_ads is not None and expensive[o].e_ads is not None
              and not cheap[o].flagged and not expensive[o].flagged]
     st = PairStats(cheap_label, expensive_label, len(shared), len(valid), len(shared) - len(valid))
+    st.unconverged = sum(not (cheap[o].converged and expensive[o].converged) for o in valid)
     x = np.array([cheap[o].e_ads for o in valid])
     y = np.array([expensive[o].e_ads for o in valid])
     st.overall = _stats(x, y)
@@ -250,24 +289,6 @@ def parity_plot(cheap: dict[str, Placement], expensive: dict[str, Placement], st
     return path
 
 
-def read_reference(path: str | Path) -> dict[tuple[str, str], float]:
-    """A reference table: CSV with columns catalyst, adsorbate, energy (eV); '#' lines ignored."""
-    path = Path(path)
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.lstrip().startswith("#")))
-    need = {"catalyst", "adsorbate", "energy"}
-    if not rows or not need <= set(rows[0]):
-        raise ValueError(f"--reference {path}: needs the columns {sorted(need)}, found "
-                         f"{sorted(rows[0]) if rows else 'no rows'}")
-    out = {}
-    for i, r in enumerate(rows, start=2):
-        try:
-            out[(r["catalyst"].strip(), r["adsorbate"].strip())] = float(r["energy"])
-        except (TypeError, ValueError):
-            raise ValueError(f"--reference {path}, line {i}: energy {r.get('energy')!r} is not a number") from None
-    return out
-
-
 def best_per_pair(places: dict[str, Placement]) -> dict[tuple[str, str], float]:
     best: dict[tuple[str, str], float] = {}
     for p in places.values():
@@ -275,35 +296,6 @@ def best_per_pair(places: dict[str, Placement]) -> dict[tuple[str, str], float]:
             key = (p.catalyst, p.adsorbate)
             best[key] = min(best.get(key, math.inf), p.e_ads)
     return best
-
-
-def compare_reference(best: dict[tuple[str, str], float], ref: dict[tuple[str, str], float]) -> dict[str, Any]:
-    """Trend against a reference after removing each adsorbate's mean offset (level - reference)."""
-    from scipy.stats import linregress, pearsonr
-
-    shared = sorted(set(best) & set(ref))
-    out: dict[str, Any] = {"n": len(shared), "per_adsorbate": {}}
-    xs, ys = [], []
-    for ads in sorted({a for _, a in shared}):
-        keys = [k for k in shared if k[1] == ads]
-        r = np.array([ref[k] for k in keys])
-        y = np.array([best[k] for k in keys])
-        offset = float((y - r).mean())
-        d = y - offset - r
-        st: dict[str, Any] = {"n": len(keys), "offset": offset, "mae_after_offset": float(np.abs(d).mean()),
-                              "max_after_offset": float(np.abs(d).max()), "mae_raw": float(np.abs(y - r).mean())}
-        if len(keys) >= 3 and np.ptp(r) > 0 and np.ptp(y) > 0:
-            st["slope"] = float(linregress(r, y).slope)
-            st["pearson"] = float(pearsonr(r, y)[0])
-        out["per_adsorbate"][ads] = st
-        xs += list(r)
-        ys += list(y - offset)
-    if len(xs) >= 3 and np.ptp(xs) > 0 and np.ptp(ys) > 0:
-        x, y = np.array(xs), np.array(ys)
-        out.update(mae_after_offset=float(np.abs(y - x).mean()), slope=float(linregress(x, y).slope),
-                   pearson=float(pearsonr(x, y)[0]))
-    out["missing"] = sorted(f"{c}/{a}" for c, a in set(ref) - set(best))
-    return out
 
 
 def _slug(s: str) -> str:
@@ -316,10 +308,14 @@ def fidelity_report(store: Store, out: str | Path, reference: str | Path | None 
     parity PNG per pair into ``out``; return the report."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    levels, places = level_rows(store)
+    clean: dict[str, Any] = {}
+    levels, places = level_rows(store, clean)
     report: dict[str, Any] = {
         "levels": [asdict(lv) | {"placements": len(places[h])} for h, lv in levels.items()],
         "tolerance_eV": tolerance,
+        "clean_ref_tolerance_eV": CLEAN_REF_TOLERANCE,
+        "clean_references": clean["groups"],  # catalysts whose relaxed clean models at one level differ
+        "rereferenced_on_read": clean["rereferenced"],
         "method": "AdsorbML success rate: Lan et al., npj Comput. Mater. 9, 172 (2023)",
         "pairs": [],
     }
@@ -358,11 +354,19 @@ def format_report(report: dict[str, Any]) -> list[str]:
         if lv.get("finetuned"):
             lines.append(f"fine-tuned level {lv['label']}: trained on {', '.join(lv['excluded_catalysts'])}; "
                          "those catalysts are left out of its comparisons")
+    lines += format_groups(report.get("clean_references") or [],
+                           report.get("clean_ref_tolerance_eV", CLEAN_REF_TOLERANCE))
+    if report.get("rereferenced_on_read"):
+        lines.append(f"clean reference: {report['rereferenced_on_read']} stored E_ads were against another clean "
+                     "model and are re-referenced to the lowest here (the store keeps them until the level is "
+                     "verified again)")
     if not report["pairs"]:
         lines.append("no two levels share a placement: nothing to compare (run a [verify] level first)")
     for p in report["pairs"]:
         lines.append(f"\n{p['expensive']} vs {p['cheap']}: {p['compared']} placements compared "
-                     f"({p['flagged']} flagged or failed at either level, left out)")
+                     f"({p['flagged']} flagged or failed at either level, left out"
+                     + (f"; {p['unconverged']} compared stopped at the step cap at either level: unconverged, kept"
+                        if p.get("unconverged") else "") + ")")
         lines.append(f"  {'adsorbate':<10}{'n':>4}{'MAE':>8}{'max':>8}{'mean':>8}{'Pearson':>9}{'Spearman':>9}")
         for ads, s in [*p["per_adsorbate"].items(), ("all", p["overall"])]:
             lines.append(f"  {ads:<10}{s['n']:>4}{_f(s.get('mae')):>8}{_f(s.get('max_error')):>8}"

@@ -159,6 +159,12 @@ def write_report(out: str | Path, dest: str | Path | None = None) -> Path:
     if (summary.get("volcano_2d") or {}).get("apex_extrapolated"):
         n_anom += 1
         body.append("<li>2D volcano: apex extrapolated beyond the computed catalysts</li>")
+    vsum = screen_dir / "verify_summary.json"  # one clean reference per catalyst at the verify level
+    for g in (json.loads(vsum.read_text()).get("clean_references") or []) if vsum.is_file() else []:
+        n_anom += 1
+        body.append(f"<li>{_e(g['catalyst'])}: {g['clean_models']} relaxed clean models at {_e(g['calculator'])} "
+                    f"differ by {g['spread_eV']:.3f} eV; its verify-level E_ads use the lowest "
+                    f"(job {_e(g['reference_job'][:12])})</li>")
     if not n_anom:
         body.append("<li>none</li>")
     body.append("</ul>")

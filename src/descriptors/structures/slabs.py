@@ -147,7 +147,8 @@ def metal_slab(
     """Slab of an fcc/bcc/hcp metal with the top surface along +z.
 
     ``vacuum`` is on each side (ase.build convention), ``fixed_layers`` bottom layers are fixed
-    with ``FixAtoms``; lattice constants default to the experimental reference.
+    with ``FixAtoms`` (``fixed_layers == layers``: every slab atom, a frozen slab on which only
+    adsorbates relax); lattice constants default to the experimental reference.
     """
     structure = structure or crystal_structure(metal)
     if structure not in _NAMED:
@@ -160,8 +161,9 @@ def metal_slab(
         c = a * float(reference_states[atomic_numbers[metal]].get("c/a", np.sqrt(8 / 3)))
     if layers < 2:
         raise ValueError("layers: a slab needs at least 2 layers")
-    if not 0 <= fixed_layers < layers:
-        raise ValueError(f"fixed_layers={fixed_layers}: must be between 0 and layers-1 ({layers - 1})")
+    if not 0 <= fixed_layers <= layers:
+        raise ValueError(f"fixed_layers={fixed_layers}: must be between 0 and layers ({layers}; = layers freezes "
+                         "the whole slab)")
     size = tuple(int(n) for n in size)
     import ase.build
 
@@ -193,6 +195,8 @@ def metal_slab(
         z = slab.positions[:, 2]
         cut = z.min() + (z.max() - z.min()) * fixed_layers / layers
         fixed = z < cut - 1e-6 if fixed_layers else np.zeros(len(slab), bool)
+        if fixed_layers == layers:
+            fixed[:] = True
     if fixed_layers:
         from ase.constraints import FixAtoms  # (with ase.spacegroup: ~1 s of imports)
 

@@ -23,7 +23,12 @@ other ``CalculatorSetting``, writing into the same store:
 
 Expensive adsorption energies use the same atomic-reference convention (convention.py) with the
 expensive gas and clean energies, and get the same anomaly checks against the expensive clean
-model.  Outputs: ``verify_sites.csv``, ``verify_best.csv`` and ``verify_summary.json``.
+model.  The clean energy is the level's: where the store holds several relaxed clean models of a
+catalyst at this calculator (one relaxed from each cheap level's geometry) that differ by more
+than ``CLEAN_REF_TOLERANCE``, every E_ads of it uses the lowest (analysis/clean_refs.py), rows
+stored earlier against another one are re-referenced, and each row records ``clean_ref_job`` and
+``clean_ref_shift``; the summary lists those catalysts.
+Outputs: ``verify_sites.csv``, ``verify_best.csv`` and ``verify_summary.json``.
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from descriptors.analysis.clean_refs import (
+    CLEAN_REF_TOLERANCE,
+    clean_groups,
+    format_groups,
+    reference_of,
+    row_reference,
+)
 from descriptors.convention import CONVENTION_TEXT
 from descriptors.engine import Job, RowExtras
 from descriptors.geometry.anomalies import clean_reference, is_excluded
@@ -158,6 +170,9 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
             continue
         clean_energy[vj.id] = row.energy
         clean_refs[vj.id] = ref
+    # one clean reference per catalyst at this level: the lowest relaxed clean model in the store
+    cgroups, key_of = clean_groups(store.select(kind="clean", calc=setting.name))
+    ref_of = {cid: reference_of(cid, cgroups, key_of) for cid in clean_energy}  # -> (job, E(own) - E(job))
 
     # which cheap placements go up
     groups: dict[tuple[str, str], list[Job]] = {}
@@ -193,12 +208,18 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
 
     def post(job: Job, outcome: JobOutcome) -> RowExtras:
         cid = job.meta["clean_job"]
-        return adsorption_record(job, outcome, clean_energy[cid], mu, clean_refs[cid])
+        ref, shift = ref_of[cid]
+        ex = adsorption_record(job, outcome, clean_energy[cid] - shift, mu, clean_refs[cid])
+        ex.fields.update(clean_ref_job=ref, clean_ref_shift=round(shift, 6))
+        return ex
 
     n_top = sum(len(p["top_k"]) for p in pairs if p["verified"])
     log(f"verify: {len(planned)} expensive adsorbate jobs ({n_top} top-{v.top_k}"
         + (f", {len(planned) - n_top} more for validation)" if v.all else ")"))
     engine.run(planned, "verify: adsorbates", postprocess=post)
+    clean_notes = _rereference(store, setting.name, cgroups, key_of, {vj.meta["catalyst"] for vj in vclean.values()})
+    for line in format_groups(clean_notes):
+        log(f"verify: {line}")
 
     # evaluate
     site_table, best_table = [], []
@@ -212,8 +233,10 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
                 "catalyst": p["catalyst"], "adsorbate": p["adsorbate"], "binding": r.get("binding"),
                 "site": r.get("site"), "site_final": r.get("site_final", ""), "cheap_job": cid,
                 "cheap_E_ads_eV": round(float(r.get("cheap_e_ads")), 4), "cheap_rank": r.get("cheap_rank"),
-                "top_k": bool(r.get("top_k")), "status": r.get("status"),
+                "top_k": bool(r.get("top_k")), "status": r.get("status"), "converged": r.get("converged"),
                 "E_ads_eV": None if failed else round(float(r.get("e_ads")), 4),
+                "clean_ref_job": r.get("clean_ref_job") or r.get("clean_job"),
+                "clean_ref_shift_eV": r.get("clean_ref_shift"),
                 "anomaly": r.get("error", "") if failed else r.get("anomaly", ""),
                 "excluded": (not failed) and is_excluded(r.get("anomaly", "")),
                 "calculator": r.get("calc"), "settings_hash": r.get("settings_hash"), "job_id": r.get("job_id"),
@@ -270,6 +293,8 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
         "pairs_evaluated": n_eval,
         "pairs_success": sum(bool(p["success"]) for p in pairs if p["success"] is not None),
         "convention": CONVENTION_TEXT,
+        "clean_ref_tolerance_eV": CLEAN_REF_TOLERANCE,
+        "clean_references": clean_notes,  # catalysts whose relaxed clean models at this level differ
         "skipped": skipped,
         "per_pair": best_table,
     }
@@ -282,6 +307,25 @@ def run_verify(spec, store, out: Path, clean_jobs: list[Job], ads_jobs: list[Job
     job_ids = {"gas": [j.id for j in gjobs], "clean": [j.id for j in vclean.values()],
                "adsorbate": [j.id for j in planned]}
     return VerifyResult(summary, stats, job_ids, skipped, tables, {"clean": list(vclean.values()), "adsorbate": planned})
+
+
+def _rereference(store, calc: str, groups, key_of, catalysts: set[str]) -> list[dict[str, Any]]:
+    """Re-reference the stored adsorbate rows of ``calc`` on ``catalysts`` whose clean energy is not
+    the level's chosen one (rows stored before a lower relaxed clean model came into the store,
+    e.g. by another cheap level's verify run); return the groups of those catalysts whose relaxed
+    clean models differ by more than the tolerance (analysis/clean_refs.py), as dicts."""
+    wide = [g for g in groups.values() if g.catalyst in catalysts and g.spread > CLEAN_REF_TOLERANCE]
+    if not wide:
+        return []
+    names = {g.catalyst for g in wide}
+    energies = {j: e for g in groups.values() for j, e in g.energies.items()}
+    for r in [r for r in store.select(kind="adsorbate", calc=calc) if r.get("catalyst") in names]:
+        if r.get("e_ads") is None or r.get("status") == STATUS_FAILED:
+            continue
+        e, ref, shift = row_reference(r, groups, key_of, energies)
+        if r.get("clean_ref_job") != ref or abs(e - float(r.get("e_ads"))) > 1e-9:
+            store.db.update(r.id, e_ads=e, clean_ref_job=ref, clean_ref_shift=round(shift, 6))
+    return [g.as_dict() for g in wide]
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -306,4 +350,6 @@ def format_summary(summary: dict[str, Any]) -> list[str]:
                      f"(success rate {100 * s['success_rate']:.0f}%)")
     elif s["all"]:
         lines.append("verify: no pair had every placement verified; no success rate")
+    lines += [f"verify: {x}" for x in format_groups(s.get("clean_references") or [],
+                                                     s.get("clean_ref_tolerance_eV", CLEAN_REF_TOLERANCE))]
     return lines

@@ -30,7 +30,8 @@ class SlabParams(StrictModel):
     size: tuple[int, int] = (3, 3)
     layers: int = Field(4, ge=2, le=20)
     vacuum: float = Field(7.5, gt=3.0, description="vacuum on each side, A")
-    fixed_layers: int = Field(2, ge=0)
+    fixed_layers: int = Field(2, ge=0, description="bottom layers held fixed; = layers freezes the whole slab "
+                              "(only adsorbates relax: a frozen-slab protocol)")
     lattice_constant: Literal["relaxed", "experimental"] | Annotated[float, Field(gt=0, le=20)] = "relaxed"
     structure: Literal["fcc", "bcc", "hcp"] | None = None
 
@@ -48,8 +49,9 @@ class SlabParams(StrictModel):
 
     @model_validator(mode="after")
     def _fixed(self):
-        if self.fixed_layers >= self.layers:
-            raise ValueError(f"fixed_layers ({self.fixed_layers}) must be smaller than layers ({self.layers})")
+        if self.fixed_layers > self.layers:
+            raise ValueError(f"fixed_layers ({self.fixed_layers}) must be at most layers ({self.layers}); "
+                             f"fixed_layers = layers freezes the whole slab (only adsorbates relax)")
         return self
 
 

@@ -24,7 +24,7 @@ def test_valid_spec_parses(small_spec_dict):
         (lambda d: d.update(adsorbates=["NO3", "XYZ"]), "adsorbates", "unknown adsorbate 'XYZ'"),
         (lambda d: d["calculator"].update(name="vasp5"), "calculator.name", "choose one of"),
         (lambda d: d["catalysts"][0].update(type="cluster"), "catalysts.0", "unknown catalyst type"),
-        (lambda d: d["catalysts"][0].update(fixed_layers=3), "catalysts.0", "must be smaller than layers"),
+        (lambda d: d["catalysts"][0].update(fixed_layers=4), "catalysts.0", "must be at most layers"),
         (lambda d: d["relax"].update(optimizer="SteepestDescentX"), "relax.optimizer", "choose one of"),
         (lambda d: d["calculator"].update(params={"electronic_temperature": 1000}), "calculator.params",
          "not understood by 'emt'"),

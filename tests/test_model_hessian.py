@@ -224,3 +224,24 @@ def test_model_bfgs_under_a_cell_filter_starts_from_alpha_identity():
     assert dyn.state.hessian.shape == (3 * (len(cu) + 3),) * 2
     assert np.array_equal(dyn.state.hessian, 70.0 * np.eye(3 * (len(cu) + 3)))
     assert make_optimizer("BFGS-model", filt).run(fmax=0.05, steps=50)  # and it relaxes the cell
+
+
+def test_each_relaxation_records_the_optimizer_auto_resolved_to():
+    """"auto" stays in the recipe (the user's policy); the result says which optimizer ran, for one
+    relaxation and in a batch: BFGS-model for a one-atom placement, BFGS-soft for a molecule, BFGS
+    for a clean slab; a single point names none."""
+    from benchmarks.optimizers import initial_geometries
+    from descriptors.tasks.batch import relax_batch
+
+    emt = CalculatorSetting("emt")
+    h = next(g for g in initial_geometries(["Cu"], ["111"], ["H"]) if g["label"].endswith("@fcc"))
+    no = next(g for g in initial_geometries(["Cu"], ["111"], ["NO"]) if g["label"].endswith("@top"))
+    for g in (h, no):
+        assert g["atoms"].info.get("adsorbate_indices")  # what auto resolves by
+    auto = RelaxSettings("auto", 0.05, 300)
+    assert relax(h["atoms"], emt, auto, kind="adsorbate").extra["optimizer"] == "BFGS-model"
+    assert relax(no["atoms"], emt, auto, kind="adsorbate").extra["optimizer"] == "BFGS-soft"
+    assert relax(h["clean"], emt, auto, kind="clean").extra["optimizer"] == "BFGS"
+    assert "optimizer" not in relax(h["atoms"], emt, RelaxSettings("auto", 0.05, 0), kind="adsorbate").extra
+    batched = relax_batch([h["atoms"], no["atoms"]], emt, auto, kind="adsorbate")
+    assert [r.extra["optimizer"] for r in batched] == ["BFGS-model", "BFGS-soft"]

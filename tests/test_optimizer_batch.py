@@ -104,7 +104,7 @@ def test_relax_batch_writes_and_restarts_trajectories_as_relax(placements, tmp_p
     assert [len(read_trajectory(t)) for t in trajs] == [5] * len(atoms) and not any(r.converged for r in first)
     again = relax_batch(atoms, EMT, rs, trajectories=trajs)
     for s, b, rt, bt in zip(single, again, ref_trajs, trajs):
-        assert b.extra == {"restarted_from_step": 4} and b.steps == s.steps and b.converged
+        assert b.extra == {"restarted_from_step": 4, "optimizer": "BFGS-soft"} and b.steps == s.steps and b.converged
         assert b.energy == pytest.approx(s.energy, abs=1e-8)
         ref, got = read_trajectory(rt), read_trajectory(bt)
         assert len(ref) == len(got) == s.steps + 1

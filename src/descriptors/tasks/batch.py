@@ -105,6 +105,7 @@ class _Run:
         self.work = start.copy()
         self.work.info = dict(self.work.info)
         self.dyn = make_optimizer(settings.optimizer, self.work)
+        self.optimizer = settings.optimizer  # "auto" already resolved for this structure
         self.tight = runs_free(self.dyn)
         if frames:
             _replay_bfgs(self.dyn, frames)
@@ -148,6 +149,7 @@ class _Run:
         energy = float(w.get_potential_energy())
         forces = w.get_forces(apply_constraint=False)
         info = {"restarted_from_step": self.done} if self.done else {}
+        info["optimizer"] = self.optimizer
         return CalcResult(freeze(w, energy, forces), energy, max_force(w), self.done + int(self.dyn.nsteps),
                           self.converged, seconds, info)
 

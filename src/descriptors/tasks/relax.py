@@ -311,6 +311,8 @@ def relax(
         converged = fmax < settings.fmax
     # work is this function's own (a copy, or given): frozen in place rather than copied again
     work.calc = SinglePointCalculator(work, energy=energy, forces=np.asarray(forces, dtype=np.float64))
+    if settings.steps > 0:  # the optimizer that ran ("auto" resolved), kept with the row's data
+        info = {**info, "optimizer": settings.optimizer}
     return CalcResult(work, energy, fmax, nsteps, converged, time.perf_counter() - t0, info)
 
 

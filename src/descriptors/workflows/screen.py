@@ -30,6 +30,7 @@ from descriptors.workflows.analyze import analyze_screen
 from descriptors.workflows.dband import dband_jobs, dband_post, write_dband_table
 from descriptors.workflows.finetune import run_finetune
 from descriptors.workflows.outdir import check_out
+from descriptors.workflows.plancache import all_done, load_plan, plan_key, save_plan
 from descriptors.workflows.stages import (
     adsorption_check,
     bulk_jobs,
@@ -141,6 +142,23 @@ def _kept_old_default(spec: Spec, store: Store, setting, relax: RelaxSettings, l
     return relax
 
 
+def _remembered_plans(cjobs, adsorbates, spec, setting, relax, out, store, retry_failed) -> dict[str, tuple]:
+    """clean job id -> (key, jobs) of each remembered plan whose jobs (and clean job) are all done."""
+    if spec.verify is not None or spec.finetune is not None:
+        return {}
+    statuses = None
+    found = {}
+    for cj in cjobs:
+        key = plan_key(cj, adsorbates, spec, setting, relax)
+        jobs = load_plan(out, key)
+        if jobs is None:
+            continue
+        statuses = store.statuses() if statuses is None else statuses
+        if statuses.get(cj.id) in ("ok", "unconverged") and all_done(jobs, statuses, retry_failed):
+            found[cj.id] = (key, jobs)
+    return found
+
+
 def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: list[StoreLock]) -> ScreenResult:
     t0 = time.perf_counter()
     out = opts.out
@@ -184,10 +202,14 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     bulk_ids = {(j.meta["metal"], j.recipe["structure"]): j.id for j in bjobs}
     engine.run(bjobs, "bulk lattice")
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
+    # a resumed screen: the catalysts whose remembered adsorbate jobs are all stored are not planned
+    # again (plancache.py); a [verify] or [finetune] level needs every job's structure, so plans all
+    remembered = _remembered_plans(cjobs, adsorbates, spec, setting, relax, out, store, engine.retry_failed)
     # sites found while the gas references and the clean models relax on the workers (not in between,
     # with the workers idle)
     pool = engine.executor if engine.kind == "local" else None
-    ahead = (find_sites_ahead(list(ideal.values()), adsorbates, spec, getattr(pool, "call", None))
+    ahead = (find_sites_ahead([a for jid, a in ideal.items() if jid not in remembered], adsorbates, spec,
+                              getattr(pool, "call", None))
              if engine.kind != "serial" else None)
     mu, gjobs = run_gas_references(engine, setting, relax, box=spec.gas_box)
     engine.run(cjobs, "clean models")
@@ -200,6 +222,9 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     clean_energy: dict[str, float] = {}
     clean_refs: dict[str, Any] = {}  # relaxed clean model + its site list: the anomaly checks' reference
     for cj in cjobs:
+        if cj.id in remembered:  # every adsorbate job of this clean model is stored: their ids suffice
+            ajobs += remembered[cj.id][1]
+            continue
         row = store.get(cj.id)
         if row is None or row.get("status") == STATUS_FAILED:
             skipped.append(f"{cj.meta['catalyst']}: clean model failed ({row.get('error') if row else 'missing'})")
@@ -215,6 +240,10 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
         # adsorption energy and geometry checks worked out in the worker, next to the relaxation
         adsorption_check(planned, cj.id, clean_energy[cj.id], mu, clean_refs[cj.id])
         ajobs += planned
+        try:
+            save_plan(out, plan_key(cj, adsorbates, spec, setting, relax), planned)
+        except OSError:  # a read-only output directory: the next run plans again
+            pass
     opts.log(f"{len(models)} catalysts x {len(adsorbates)} adsorbates -> {len(ajobs)} adsorbate jobs")
     engine.run(ajobs, "adsorbates")
 

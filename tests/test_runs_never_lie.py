@@ -322,8 +322,10 @@ def test_killed_worker_is_replaced_and_its_job_retried(tmp_path):
     store = Store(tmp_path / "s.db")
     traj = trajectory_path(tmp_path / "trajectories", job.id)
     killed = []
-    with Engine(store, CalculatorSetting("emt"), RelaxSettings("BFGS", 1e-3, 400), workers=2, engine="local",
-                workdir=tmp_path, progress=False) as eng:
+    # ASE's EMT class (the same calculator identity as the vectorised one, ~8x slower per call): with the
+    # faster relaxation loop the victim could finish before the kill landed on a loaded machine
+    with Engine(store, CalculatorSetting("emt", {"implementation": "ase"}), RelaxSettings("BFGS", 1e-3, 400),
+                workers=2, engine="local", workdir=tmp_path, progress=False) as eng:
         def killer():
             t_end = time.time() + 60
             while time.time() < t_end and not killed:
@@ -407,9 +409,19 @@ def test_analyze_rejects_absurd_energies_naming_the_row(tmp_path):
 
 
 def test_two_screens_started_together_one_computes(tmp_path):
+    """A second screen started while the first runs is refused (exit 2, naming the holder). The
+    first is made long enough (ASE's EMT class, more adsorbates) and the second starts once the
+    first has its plan file: with the faster relaxations a tiny first screen could end before the
+    second had imported, and the second then only resumed it."""
     out = tmp_path / "out"
-    cmd = CLI + ["screen", str(_spec(tmp_path)), "--out", str(out), "--no-progress", "--engine", "serial"]
-    ps = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    text = SPEC.replace('adsorbates = ["O", "N"]', 'adsorbates = ["O", "N", "H", "OH", "NH", "NH2", "NO", "NO2", "NO3"]')
+    text = text.replace('name = "emt"', 'name = "emt"\nparams = { implementation = "ase" }')
+    cmd = CLI + ["screen", str(_spec(tmp_path, text=text)), "--out", str(out), "--no-progress", "--engine", "serial"]
+    ps = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    t_end = time.time() + 120
+    while not (out / "plan.json").exists() and ps[0].poll() is None and time.time() < t_end:
+        time.sleep(0.02)
+    ps.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     res = [(p.wait(timeout=300), p.communicate()) for p in ps]
     codes = sorted(c for c, _ in res)
     assert codes == [0, 2], res

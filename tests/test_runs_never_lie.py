@@ -349,8 +349,8 @@ def test_killed_worker_is_replaced_and_its_job_retried(tmp_path):
 def test_workers_exit_when_the_driver_is_killed(tmp_path):
     out = tmp_path / "out"
     db = out / "screen.db"
-    cmd = CLI + ["screen", str(_spec(tmp_path)), "--out", str(out), "--no-progress", "--engine", "local",
-                 "--workers", "2"]
+    cmd = CLI + ["screen", str(_spec(tmp_path, text=_long_spec())), "--out", str(out), "--no-progress", "--engine",
+                 "local", "--workers", "2"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t_end = time.time() + 120
     while time.time() < t_end and p.poll() is None and _count(db) < 4:
@@ -408,15 +408,20 @@ def test_analyze_rejects_absurd_energies_naming_the_row(tmp_path):
     assert r.returncode == 2 and "line 3: G_eV = 1e+300 eV" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_two_screens_started_together_one_computes(tmp_path):
-    """A second screen started while the first runs is refused (exit 2, naming the holder). The
-    first is made long enough (ASE's EMT class, more adsorbates) and the second starts once the
-    first has its plan file: with the faster relaxations a tiny first screen could end before the
-    second had imported, and the second then only resumed it."""
-    out = tmp_path / "out"
+def _long_spec() -> str:
+    """SPEC made long enough to be caught running (ASE's EMT class, the same identity as the
+    vectorised one, and more adsorbates): with the faster relaxations the tiny screen can end before
+    a second process has imported, or before a kill lands."""
     text = SPEC.replace('adsorbates = ["O", "N"]', 'adsorbates = ["O", "N", "H", "OH", "NH", "NH2", "NO", "NO2", "NO3"]')
-    text = text.replace('name = "emt"', 'name = "emt"\nparams = { implementation = "ase" }')
-    cmd = CLI + ["screen", str(_spec(tmp_path, text=text)), "--out", str(out), "--no-progress", "--engine", "serial"]
+    return text.replace('name = "emt"', 'name = "emt"\nparams = { implementation = "ase" }')
+
+
+def test_two_screens_started_together_one_computes(tmp_path):
+    """A second screen started while the first runs is refused (exit 2, naming the holder); the
+    second starts once the first has its plan file (so holds the store)."""
+    out = tmp_path / "out"
+    cmd = CLI + ["screen", str(_spec(tmp_path, text=_long_spec())), "--out", str(out), "--no-progress", "--engine",
+                 "serial"]
     ps = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
     t_end = time.time() + 120
     while not (out / "plan.json").exists() and ps[0].poll() is None and time.time() < t_end:

@@ -83,7 +83,9 @@ def test_lean_rows_equal_ase_rows_sqlite(tmp_path):
     _check(Store(tmp_path / "s.db"))
 
 
-def test_lean_rows_equal_ase_rows_postgres():
+def _postgres_store(prefixes) -> Store:
+    """The test server's store, without the rows an earlier run left under ``prefixes`` (skipped, or
+    in CI failed, when the server is not there)."""
     from conftest import require
 
     try:
@@ -93,10 +95,14 @@ def test_lean_rows_equal_ase_rows_postgres():
         store, why = None, f"{type(err).__name__}: {err}"
     require(store is not None, f"PostgreSQL at {URL} ({why if store is None else ''})",
             "bash scripts/setup.sh --full installs the driver and starts the server; or set NO3RR_TEST_POSTGRES_URL")
-    ids = [r.id for r in store.select(include_data=False) if str(r.get("job_id", "")).startswith(("lean", "x"))]
+    ids = [r.id for r in store.select(include_data=False) if str(r.get("job_id", "")).startswith(prefixes)]
     if ids:
         store.db.delete(ids)
-    _check(store)
+    return store
+
+
+def test_lean_rows_equal_ase_rows_postgres():
+    _check(_postgres_store(("lean", "x")))
 
 
 def test_journal_keeps_results_until_folded_and_a_second_fold_duplicates_nothing(tmp_path):
@@ -184,16 +190,4 @@ def test_get_many_is_get_for_every_job_sqlite(tmp_path):
 
 
 def test_get_many_is_get_for_every_job_postgres():
-    from conftest import require
-
-    try:
-        store = Store(URL)
-        store.count()
-    except Exception as err:
-        store, why = None, f"{type(err).__name__}: {err}"
-    require(store is not None, f"PostgreSQL at {URL} ({why if store is None else ''})",
-            "bash scripts/setup.sh --full installs the driver and starts the server; or set NO3RR_TEST_POSTGRES_URL")
-    ids = [r.id for r in store.select(include_data=False) if str(r.get("job_id", "")).startswith("gmpg")]
-    if ids:
-        store.db.delete(ids)
-    _check_get_many(store, "gmpg")
+    _check_get_many(_postgres_store("gmpg"), "gmpg")

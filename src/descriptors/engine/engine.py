@@ -27,7 +27,7 @@ from typing import Any, Callable
 from descriptors.calculators import CalculatorSetting
 from descriptors.engine.executors import EngineError, ParslExecutor, engine_type
 from descriptors.engine.interrupt import Interrupted, on_second, requested
-from descriptors.engine.jobs import Job, RowExtras, run_check
+from descriptors.engine.jobs import Job, RowExtras, run_check, settled
 from descriptors.engine.progress import progress_bar
 from descriptors.identity import settings_digest
 from descriptors.store.db import STATUS_FAILED, STATUS_OK, STATUS_UNCONVERGED, Store
@@ -162,12 +162,12 @@ class Engine:
         out = []
         for job in jobs:
             status = stored.get(job.id)
-            if status in (STATUS_OK, STATUS_UNCONVERGED):
-                self.stats.reused += 1
-            elif status == STATUS_FAILED and not self.retry_failed:
+            if not settled(status, self.retry_failed):
+                out.append(job)
+            elif status == STATUS_FAILED:
                 self.stats.failed_reused += 1
             else:
-                out.append(job)
+                self.stats.reused += 1
         return out
 
     def run(

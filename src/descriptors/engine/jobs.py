@@ -17,8 +17,9 @@ from typing import Any, Callable
 from ase import Atoms
 
 from descriptors.identity import job_id
+from descriptors.store.db import STATUS_FAILED, STATUS_OK, STATUS_UNCONVERGED
 
-__all__ = ["Job", "RowExtras", "Check", "run_check", "SHARED_CACHE"]
+__all__ = ["Job", "RowExtras", "Check", "run_check", "settled", "SHARED_CACHE"]
 
 
 @dataclass
@@ -130,3 +131,9 @@ class RowExtras:
         self.fields.update(other.fields)
         self.data.update(other.data)
         return self
+
+
+def settled(status: str | None, retry_failed: bool) -> bool:
+    """Whether a job stored with ``status`` is not computed again: a result (ok, unconverged), or a
+    failure when failures are not retried (``Engine.pending``, and a resume's remembered plans)."""
+    return status in (STATUS_OK, STATUS_UNCONVERGED) or (status == STATUS_FAILED and not retry_failed)

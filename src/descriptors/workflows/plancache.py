@@ -19,12 +19,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from descriptors.engine import Job
 from descriptors.identity import canonical
 
-__all__ = ["plan_key", "load_plan", "save_plan", "all_done", "PLAN_DIR"]
+__all__ = ["plan_key", "load_plan", "save_plan", "PLAN_DIR"]
 
 PLAN_DIR = "plans"
 _META = ("catalyst", "model", "facet", "adsorbate", "binding", "site", "site_kind")
@@ -77,9 +76,3 @@ def load_plan(out: Path, key: str) -> list[Job] | None:
         return jobs
     except (OSError, ValueError, TypeError, KeyError):
         return None
-
-
-def all_done(jobs: list[Job], statuses: dict[str, Any], retry_failed: bool) -> bool:
-    """Whether the engine would compute none of ``jobs`` (stored, or failed and not retried)."""
-    done = ("ok", "unconverged") if retry_failed else ("ok", "unconverged", "failed")
-    return all(statuses.get(j.id) in done for j in jobs)

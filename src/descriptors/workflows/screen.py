@@ -19,6 +19,7 @@ from descriptors import __version__
 from descriptors.convention import CONVENTION_TEXT, REFERENCE_CONVENTION
 from descriptors.engine import Engine, Job, interrupts
 from descriptors.engine.engine import settings_hash
+from descriptors.engine.jobs import settled
 from descriptors.geometry.anomalies import clean_reference
 from descriptors.report.tables import write_tables
 from descriptors.specs import EngineSpec, Spec, SpecError, finetune_split
@@ -30,7 +31,7 @@ from descriptors.workflows.analyze import analyze_screen
 from descriptors.workflows.dband import dband_jobs, dband_post, write_dband_table
 from descriptors.workflows.finetune import run_finetune
 from descriptors.workflows.outdir import check_out
-from descriptors.workflows.plancache import all_done, load_plan, plan_key, save_plan
+from descriptors.workflows.plancache import load_plan, plan_key, save_plan
 from descriptors.workflows.stages import (
     adsorption_check,
     bulk_jobs,
@@ -142,20 +143,21 @@ def _kept_old_default(spec: Spec, store: Store, setting, relax: RelaxSettings, l
     return relax
 
 
-def _remembered_plans(cjobs, adsorbates, spec, setting, relax, out, store, retry_failed) -> dict[str, tuple]:
-    """clean job id -> (key, jobs) of each remembered plan whose jobs (and clean job) are all done."""
+def _remembered_plans(cjobs, adsorbates, spec, setting, relax, out, engine) -> dict[str, list[Job]]:
+    """clean job id -> the remembered adsorbate jobs of each clean model whose own job and every
+    remembered job the engine would not compute again (``jobs.settled``)."""
     if spec.verify is not None or spec.finetune is not None:
         return {}
     statuses = None
     found = {}
     for cj in cjobs:
-        key = plan_key(cj, adsorbates, spec, setting, relax)
-        jobs = load_plan(out, key)
+        jobs = load_plan(out, plan_key(cj, adsorbates, spec, setting, relax))
         if jobs is None:
             continue
-        statuses = store.statuses() if statuses is None else statuses
-        if statuses.get(cj.id) in ("ok", "unconverged") and all_done(jobs, statuses, retry_failed):
-            found[cj.id] = (key, jobs)
+        statuses = engine.store.statuses() if statuses is None else statuses
+        if statuses.get(cj.id) != STATUS_FAILED and settled(statuses.get(cj.id), engine.retry_failed) \
+                and all(settled(statuses.get(j.id), engine.retry_failed) for j in jobs):
+            found[cj.id] = jobs
     return found
 
 
@@ -204,7 +206,7 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     cjobs, ideal = clean_jobs(models, store, bulk_ids, setting, relax, skipped)
     # a resumed screen: the catalysts whose remembered adsorbate jobs are all stored are not planned
     # again (plancache.py); a [verify] or [finetune] level needs every job's structure, so plans all
-    remembered = _remembered_plans(cjobs, adsorbates, spec, setting, relax, out, store, engine.retry_failed)
+    remembered = _remembered_plans(cjobs, adsorbates, spec, setting, relax, out, engine)
     # sites found while the gas references and the clean models relax on the workers (not in between,
     # with the workers idle)
     pool = engine.executor if engine.kind == "local" else None
@@ -223,7 +225,7 @@ def _run_screen(spec: Spec, opts: ScreenOptions, engines: list[Engine], locks: l
     clean_refs: dict[str, Any] = {}  # relaxed clean model + its site list: the anomaly checks' reference
     for cj in cjobs:
         if cj.id in remembered:  # every adsorbate job of this clean model is stored: their ids suffice
-            ajobs += remembered[cj.id][1]
+            ajobs += remembered[cj.id]
             continue
         row = store.get(cj.id)
         if row is None or row.get("status") == STATUS_FAILED:

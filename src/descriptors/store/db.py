@@ -266,9 +266,9 @@ class Store:
 
     def get_many(self, job_ids, include_data: bool = True) -> dict:
         """job_id -> its newest row (as :meth:`get`) for every stored job of ``job_ids``, read in a few
-        queries: on SQLite by the ``sqlite3`` reader on the store's own connection (rows with the
-        key-value pairs, the scalar columns and ``data``; ``toatoms()`` through ase.db), elsewhere
-        row by row through ase.db."""
+        queries: on SQLite by the ``sqlite3`` reader :meth:`rows` uses (rows with the key-value
+        pairs, the scalar columns and ``data``; ``toatoms()`` through ase.db), elsewhere row by row
+        through ase.db."""
         job_ids = list(dict.fromkeys(job_ids))
         if self.is_url:
             return {j: r for j in job_ids if (r := self.get(j)) is not None}
@@ -276,8 +276,9 @@ class Store:
             return {}
         self.fold()
         newest = {jid: max(ids) for jid, ids in self._ids_many(job_ids).items()}
-        reader = self.reader if self.reader is not None else SQLiteReader(self.path, connection=self._connection())
-        rows = reader.by_ids(newest.values(), include_data=include_data)
+        if self.reader is None:
+            self._fast = self._fast or SQLiteReader(self.path)
+        rows = (self.reader or self._fast).by_ids(newest.values(), include_data=include_data)
         return {jid: rows[rid] for jid, rid in newest.items() if rid in rows}
 
     def status(self, job_id: str) -> str | None:
